@@ -1,0 +1,164 @@
+"""Extractive answers with numbered citations, and refusal when the evidence is weak. No LLM needed."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from kb.retrieve import Filters, Searcher
+from kb.schema import Answer, Chunk, Citation, Hit
+
+from .rewrite import Turn, rewrite
+from .sentences import split_sentences
+
+REFUSAL_TEXT = "知识库中没有找到相关依据。"
+MAX_SENTENCES = 3
+PASSAGES_CONSIDERED = 4
+
+
+@dataclass(frozen=True)
+class RefusalPolicy:
+    """Answer only when the best passages cover enough of the query's weighted words and are close enough in meaning.
+
+    Calibrated on the refuse questions of evals/datasets/dev.jsonl (``djkb eval --calibrate``).
+    """
+
+    min_coverage: float = 0.55
+    min_dense: float = 0.80
+
+
+DEFAULT_POLICY = RefusalPolicy()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well the retrieved passages support answering a query."""
+
+    coverage: float
+    dense: float
+    pinned: bool
+
+    def sufficient(self, policy: RefusalPolicy) -> bool:
+        return self.pinned or (self.coverage >= policy.min_coverage and self.dense >= policy.min_dense)
+
+
+def weighted_coverage(searcher: Searcher, query_tokens: Sequence[str], text: str) -> float:
+    """Return the idf-weighted share of query tokens that occur in ``text``."""
+    tokens = set(query_tokens)
+    total = sum(searcher.token_weight(t) for t in tokens)
+    if not total:
+        return 0.0
+    return sum(searcher.token_weight(t) for t in tokens if t in text.lower()) / total
+
+
+def assess(searcher: Searcher, query: str, hits: Sequence[Hit]) -> Evidence:
+    """Return the evidence strength of ``hits`` for ``query``."""
+    if not hits:
+        return Evidence(0.0, 0.0, False)
+    tokens = searcher.tokenizer(query)
+    top = hits[:3]
+    coverage = max(weighted_coverage(searcher, tokens, h.chunk.embedding_text()) for h in top)
+    dense = max((h.dense for h in top if h.dense is not None), default=0.0)
+    pinned = bool(searcher.resolve_article(query, None)) and hits[0].chunk.article is not None
+    return Evidence(coverage, dense, pinned)
+
+
+def _sentence_candidates(searcher: Searcher, query: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, str]]:
+    tokens = searcher.tokenizer(query)
+    out = []
+    for rank, hit in enumerate(hits[:PASSAGES_CONSIDERED]):
+        text = hit.chunk.text
+        for s, e in split_sentences(text):
+            sentence = text[s:e]
+            if len(sentence) < 6:
+                continue
+            score = weighted_coverage(searcher, tokens, sentence) + 0.3 / (rank + 1)
+            out.append((score, rank, s, sentence))
+    return out
+
+
+def compose(searcher: Searcher, query: str, hits: Sequence[Hit]) -> tuple[str, list[Chunk]]:
+    """Return an answer text of the most relevant sentences, each followed by ``[n]``, and the cited chunks."""
+    if hits[0].chunk.article and searcher.resolve_article(query, None):
+        # The query named an article: quote the article itself.
+        chunks = [h.chunk for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id
+                  and h.chunk.article == hits[0].chunk.article]
+        parts = []
+        for n, c in enumerate(chunks, 1):
+            body = c.text if len(c.text) <= 400 else c.text[:400].rstrip() + "……"
+            parts.append(f"{body}[{n}]")
+        return "\n".join(parts), chunks
+    candidates = sorted(_sentence_candidates(searcher, query, hits), key=lambda x: -x[0])
+    if not candidates:
+        return hits[0].chunk.text[:300] + "[1]", [hits[0].chunk]
+    best = candidates[0][0]
+    chosen = [next(c for c in candidates if c[1] == 0)]  # the top passage always speaks
+    for cand in candidates:
+        if len(chosen) >= MAX_SENTENCES or cand[0] < 0.6 * best:
+            break
+        if all(cand[3] != c[3] for c in chosen):
+            chosen.append(cand)
+    chosen.sort(key=lambda c: (c[1], c[2]))
+    order: list[int] = []
+    for c in chosen:
+        if c[1] not in order:
+            order.append(c[1])
+    text = "".join(f"{c[3]}[{order.index(c[1]) + 1}]" for c in chosen)
+    return text, [hits[r].chunk for r in order]
+
+
+class Answerer:
+    """Answers questions from one searcher, extractively or through an LLM."""
+
+    def __init__(self, searcher: Searcher, policy: RefusalPolicy = DEFAULT_POLICY, llm=None):
+        self.searcher = searcher
+        self.policy = policy
+        self.llm = llm
+
+    def retrieve(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None,
+                 k: int = 8) -> tuple[str, list[Hit], Evidence]:
+        """Return the rewritten query, its hits and the evidence assessment."""
+        rewritten = rewrite(query, history)
+        hits = self.searcher.search(rewritten, k=k, filters=filters)
+        return rewritten, hits, assess(self.searcher, rewritten, hits)
+
+    def ask(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+        """Return the answer to ``query``; raises DjkbError for an empty query or knowledge base."""
+        rewritten, hits, evidence = self.retrieve(query, history, filters)
+        if not evidence.sufficient(self.policy):
+            return refusal(query, rewritten, hits)
+        if self.llm is not None:
+            from .generate import generate_answer
+
+            return generate_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+        return self._extractive(query, rewritten, hits)
+
+    def stream(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Iterator[str | Answer]:
+        """Yield the growing answer text, then the final Answer (verified, in LLM mode)."""
+        rewritten, hits, evidence = self.retrieve(query, history, filters)
+        if not evidence.sufficient(self.policy):
+            yield refusal(query, rewritten, hits)
+            return
+        if self.llm is not None:
+            from .generate import stream_answer
+
+            yield from stream_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+            return
+        answer = self._extractive(query, rewritten, hits)
+        shown = ""
+        for s, e in split_sentences(answer.answer):
+            shown = answer.answer[:e]
+            yield shown
+        yield answer
+
+    def _extractive(self, query: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
+        text, chunks = compose(self.searcher, rewritten, hits)
+        return Answer(query=query, rewritten_query=rewritten, answer=text, refused=False,
+                      citations=tuple(Citation(n, c) for n, c in enumerate(chunks, 1)), related=tuple(hits[:5]))
+
+
+def refusal(query: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
+    """Return a refusal that lists the nearest passages as possibly related, not as an answer."""
+    text = REFUSAL_TEXT
+    if hits:
+        text += "以下段落可能相关，仅供参考："
+    return Answer(query=query, rewritten_query=rewritten, answer=text, refused=True, related=tuple(hits[:3]))

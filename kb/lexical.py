@@ -1,0 +1,115 @@
+"""Chinese lexical search: a jieba tokenizer with the party-building dictionary, and a persisted BM25 index."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+DOMAIN_DICT = Path(__file__).with_name("data") / "dangjian_dict.txt"
+INDEX_VERSION = 1
+
+_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+# Function words and question words carry no topic; dropping them keeps BM25 on the content words.
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 等 对 为 以 于 把 被 从 由 将 向 并 而 就 也 都 又 还 之 其 这 那 个 一 不 有 要 会 能 "
+    "吗 呢 吧 啊 么 什么 哪些 哪个 怎么 怎样 如何 多少 多久 几 是否 可以 应该 应当 需要 请问 一下 关于 规定 讲 了吗 "
+    "我 你 他 她 我们 你们 他们 中 上 下 给 让 所 该 此 各 每 如 若 则 但 即 时 后 前".split()
+)
+
+
+class Tokenizer:
+    """A jieba tokenizer of its own (not jieba's global one), with the domain dictionary and an optional user one."""
+
+    def __init__(self, user_dict: Path | None = None):
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self._tk = jieba.Tokenizer()
+        self._tk.load_userdict(str(DOMAIN_DICT))
+        if user_dict is not None:
+            self._tk.load_userdict(str(user_dict))
+        self.dictionaries = (DOMAIN_DICT.name,) + ((user_dict.name,) if user_dict else ())
+
+    def words(self, text: str) -> list[str]:
+        """Return the content words of ``text`` in search mode (long words plus their parts)."""
+        out = []
+        for w in self._tk.cut_for_search(text):
+            w = w.strip().lower()
+            if w and w not in STOPWORDS and _KEEP.search(w):
+                out.append(w)
+        return out
+
+    def __call__(self, text: str) -> list[str]:
+        return self.words(text)
+
+
+@functools.lru_cache(maxsize=4)
+def get_tokenizer(user_dict: str | None = None) -> Tokenizer:
+    """Return the process-wide tokenizer for ``user_dict`` (loading jieba's dictionary takes about a second)."""
+    return Tokenizer(Path(user_dict) if user_dict else None)
+
+
+class BM25Index:
+    """BM25 over chunk token lists (bm25s, Lucene variant), with the chunk ids it was built for."""
+
+    def __init__(self, chunk_ids: Sequence[str], retriever):
+        self.chunk_ids = list(chunk_ids)
+        self._bm25 = retriever
+        self._pos = {cid: i for i, cid in enumerate(self.chunk_ids)}
+
+    @classmethod
+    def build(cls, chunk_ids: Sequence[str], tokens: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        """Return an index over ``tokens`` (one list per chunk id)."""
+        import bm25s
+
+        retriever = bm25s.BM25(k1=k1, b=b)
+        if chunk_ids:
+            retriever.index([list(t) or ["∅"] for t in tokens], show_progress=False)
+        return cls(chunk_ids, retriever)
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    def search(self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk_id, score) pairs with a positive score, best first.
+
+        ``allowed`` is a boolean mask over the index's chunks that filters before ranking.
+        """
+        if not self.chunk_ids or not query_tokens:
+            return []
+        scores = self._bm25.get_scores(list(query_tokens))
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, directory: Path, generation: int) -> None:
+        """Persist the index as plain .npy/JSON files stamped with the manifest generation."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.chunk_ids:
+            self._bm25.save(str(directory), show_progress=False)
+        (directory / "djkb_index.json").write_text(json.dumps(
+            {"version": INDEX_VERSION, "generation": generation, "chunk_ids": self.chunk_ids}, ensure_ascii=False),
+            encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path, generation: int) -> BM25Index | None:
+        """Return the saved index if it was built for ``generation``, else None."""
+        import bm25s
+
+        meta_path = directory / "djkb_index.json"
+        if not meta_path.exists():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("version") != INDEX_VERSION or meta.get("generation") != generation:
+            return None
+        if not meta["chunk_ids"]:
+            return cls([], bm25s.BM25())
+        return cls(meta["chunk_ids"], bm25s.BM25.load(str(directory)))

@@ -1,8 +1,12 @@
 """Extractive answers with numbered citations, and refusal when the evidence is weak. No LLM needed."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from kb.errors import LLMError
+from kb.numerals import cn_to_int
 
 from kb.retrieve import Filters, Searcher
 from kb.schema import Answer, Chunk, Citation, Hit
@@ -62,6 +66,29 @@ def assess(searcher: Searcher, query: str, hits: Sequence[Hit]) -> Evidence:
     return Evidence(coverage, dense, pinned)
 
 
+_CLAUSE = re.compile(r"第([一二三四五六七八九十\d]+)款")
+
+
+def clause_of(query: str, chunks: Sequence[Chunk]) -> tuple[Chunk, str] | None:
+    """Return the chunk and text of the 款 (paragraph) a query names in an article, if it exists."""
+    m = _CLAUSE.search(query)
+    if not m:
+        return None
+    n = cn_to_int(m.group(1))
+    paragraphs = []
+    for c in chunks:
+        for line in c.text.split("\n"):
+            if line.strip() and not _HEADING_LINE.match(line):
+                paragraphs.append((c, line.strip()))
+            elif _ARTICLE_START.match(line):
+                paragraphs.append((c, line.strip()))
+    return paragraphs[n - 1] if 0 < n <= len(paragraphs) else None
+
+
+_HEADING_LINE = re.compile(r"^第[一二三四五六七八九十百零〇\d]+[编章节]\s")
+_ARTICLE_START = re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")
+
+
 def _sentence_candidates(searcher: Searcher, query: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, str]]:
     tokens = searcher.tokenizer(query)
     out = []
@@ -79,9 +106,12 @@ def _sentence_candidates(searcher: Searcher, query: str, hits: Sequence[Hit]) ->
 def compose(searcher: Searcher, query: str, hits: Sequence[Hit]) -> tuple[str, list[Chunk]]:
     """Return an answer text of the most relevant sentences, each followed by ``[n]``, and the cited chunks."""
     if hits[0].chunk.article and searcher.resolve_article(query, None):
-        # The query named an article: quote the article itself.
+        # The query named an article: quote the article itself, or the 款 it asks for.
         chunks = [h.chunk for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id
                   and h.chunk.article == hits[0].chunk.article]
+        clause = clause_of(query, chunks)
+        if clause:
+            return f"{clause[1]}[1]", [clause[0]]
         parts = []
         for n, c in enumerate(chunks, 1):
             body = c.text if len(c.text) <= 400 else c.text[:400].rstrip() + "……"
@@ -129,7 +159,10 @@ class Answerer:
         if self.llm is not None:
             from .generate import generate_answer
 
-            return generate_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+            try:
+                return generate_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+            except LLMError as exc:
+                return replace(self._extractive(query, rewritten, hits), notice=f"{exc}；已改用抽取式回答。")
         return self._extractive(query, rewritten, hits)
 
     def stream(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Iterator[str | Answer]:
@@ -141,7 +174,10 @@ class Answerer:
         if self.llm is not None:
             from .generate import stream_answer
 
-            yield from stream_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+            try:
+                yield from stream_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+            except LLMError as exc:
+                yield replace(self._extractive(query, rewritten, hits), notice=f"{exc}；已改用抽取式回答。")
             return
         answer = self._extractive(query, rewritten, hits)
         shown = ""

@@ -208,6 +208,133 @@ def search(ctx, query, top_k, mode, doc_type, doc, date_from, date_to, batch, as
                 click.echo("    " + c.text[:200].replace("\n", " ") + ("…" if len(c.text) > 200 else ""))
 
 
+def _answer_json(answer, qid=None) -> dict:
+    d = answer.to_dict()
+    if qid is not None:
+        d = {"id": qid, **d}
+    if answer.refused:
+        d["related"] = [h.to_dict() for h in answer.related]
+    return d
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSONL 问题文件")
+@click.option("--doc-type", multiple=True, type=click.Choice(DOC_TYPES))
+@click.option("--doc", multiple=True, help="按文档 ID 过滤（可多次）")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def ask(ctx, question, batch, doc_type, doc, as_json) -> None:
+    """提问并给出带出处的回答。Answer a question with verified citations."""
+    from bot.answer import Answerer
+    from bot.llm import ChatClient
+    from kb.retrieve import Searcher
+
+    if not question and not batch:
+        raise click.UsageError("请给出问题，或用 --batch 指定问题文件")
+    settings = _settings(ctx)
+    answerer = Answerer(Searcher(_open_kb(settings)), llm=ChatClient.from_settings(settings))
+    filters = _filters(doc_type, doc, None, None)
+    questions = _jsonl(batch) if batch else [{"id": None, "question": question}]
+    for q in questions:
+        try:
+            answer = answerer.ask(str(q["question"]), filters=filters)
+        except DjkbError as exc:
+            _fail(exc)
+        if batch or as_json:
+            click.echo(_dump(_answer_json(answer, q.get("id") if batch else None)))
+            continue
+        if answer.rewritten_query and answer.rewritten_query != answer.query:
+            click.echo(f"（理解为：{answer.rewritten_query}）")
+        click.echo(answer.answer)
+        for c in answer.citations:
+            ch = c.chunk
+            click.echo(f"\n[{c.n}] 《{ch.doc_title}》 {ch.heading}\n    {ch.text}")
+        for h in answer.related:
+            if answer.refused:
+                click.echo(f"\n可能相关：《{h.chunk.doc_title}》 {h.chunk.heading}\n    {h.chunk.text[:160]}")
+
+
+@cli.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.pass_context
+def serve(ctx, host: str, port: int) -> None:
+    """启动网页应用（问答、学习材料、知识库、评测）。Start the Gradio web app."""
+    from bot.app import launch
+
+    launch(_settings(ctx), host=host, port=port)
+
+
+@cli.command("eval")
+@click.option("--set", "set_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="问题集 JSONL（默认 evals/datasets/dev.jsonl）")
+@click.option("--modes", default="hybrid,dense,lexical", show_default=True, help="检索模式，逗号分隔")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="报告目录（默认 evals/reports/<时间>）；已有结果按缓存复用")
+@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 50))
+@click.option("--limit", type=click.IntRange(1), help="只评测前 N 题")
+@click.option("--no-answers", is_flag=True, help="不评测回答，只评测检索")
+@click.option("--baseline", is_flag=True, help="同时评测 LangChain 基线（首次需嵌入全部语料，约 6–8 分钟）")
+@click.option("--regenerate", is_flag=True, help="只用 --report 目录的缓存结果重新生成报告")
+@click.option("--compare", nargs=2, type=click.Path(exists=True, path_type=Path), help="对比两次评测：A B")
+@click.option("--calibrate", is_flag=True, help="扫描拒答阈值 RefusalPolicy")
+@click.option("--tune-fusion", is_flag=True, help="扫描融合参数 Fusion")
+@click.option("--convert-quiz", "quiz_out", is_flag=False, flag_value="evals/datasets/quiz.jsonl",
+              type=click.Path(dir_okay=False, path_type=Path), help="把题库转换为问题集（默认写 evals/datasets/quiz.jsonl）")
+@click.option("--quiz-bank", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="题库 JSON（可多次；默认语料旁的 questions/*.json）")
+@click.pass_context
+def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, regenerate, compare, calibrate,
+          tune_fusion, quiz_out, quiz_bank) -> None:
+    """评测检索与回答，生成报告；也可对比、校准拒答、调融合参数、转换题库。Evaluate retrieval and answers."""
+    from evals import render, suite
+    from evals.report import load_metrics, regenerate as rerender
+
+    settings = _settings(ctx)
+    try:
+        if compare:
+            a, b = (load_metrics(p) for p in compare)
+            click.echo(render.compare_markdown(a, b, compare[0].name, compare[1].name))
+            return
+        if regenerate:
+            if not report_dir:
+                raise click.UsageError("--regenerate 需要 --report 目录")
+            metrics = rerender(report_dir)
+            click.echo(render.summary_tables(metrics))
+            click.echo(f"\n报告已重新生成：{report_dir / 'report.md'}")
+            return
+        if quiz_out:
+            result = suite.convert_quiz(settings, list(quiz_bank) or suite.default_banks(settings), quiz_out,
+                                        progress=_bar("定位题目"))
+            for bank, kept, total in result.yields:
+                click.echo(f"{bank}：保留 {kept}/{total} 题（{kept / max(1, total):.0%}）")
+            click.echo(f"已写入 {len(result.questions)} 题：{quiz_out}")
+            return
+        set_path = set_path or suite.DEFAULT_SET
+        if calibrate:
+            from bot.answer import DEFAULT_POLICY
+
+            scores, best = suite.calibrate(settings, set_path, limit, progress=_bar("检索"))
+            current = next((s for s in scores if s.policy == DEFAULT_POLICY), None)
+            click.echo(render.policy_table(scores, best, current))
+            return
+        if tune_fusion:
+            from kb.retrieve import DEFAULT_FUSION
+
+            scores, best = suite.tune_fusion(settings, set_path, limit, progress=_bar("检索"))
+            current = next((s for s in scores if s.fusion == DEFAULT_FUSION), None)
+            click.echo(render.fusion_table(scores, best, current.fusion if current else None))
+            return
+        options = suite.EvalOptions(set_path=set_path, modes=suite.parse_modes(modes), k=k, limit=limit,
+                                    answers=not no_answers, baseline=baseline, report_dir=report_dir)
+        out_dir, metrics = suite.run_eval(settings, options, progress=_bar("评测"))
+    except (DjkbError, FileNotFoundError) as exc:
+        _fail(exc)
+    click.echo(render.summary_tables(metrics))
+    click.echo(f"\n未通过 {len(metrics['misses'])} 项；报告：{out_dir / 'report.md'}")
+
+
 def main() -> None:
     cli(prog_name="djkb")
 

@@ -11,6 +11,8 @@ from kb.schema import Audit, Chunk, Document
 from kb.numerals import int_to_cn
 from .structure import Section, parse_structure
 
+# Bump when parsing or chunking changes: stored documents with an older version are chunked again.
+PIPELINE_VERSION = "1"
 ARTICLE_MAX = 600
 ARTICLE_MIN = 80
 PROSE_MIN = 300

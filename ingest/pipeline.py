@@ -14,7 +14,7 @@ from kb.errors import DjkbError, NotFound, ReadError
 from kb.lexical import BM25Index, get_tokenizer
 from kb.schema import Chunk, Document
 
-from .chunker import chunk_document
+from .chunker import PIPELINE_VERSION, chunk_document
 from .readers import SUPPORTED_SUFFIXES, read_file
 from .structure import make_document
 
@@ -87,6 +87,7 @@ def recover(kb: KnowledgeBase, manifest: Manifest) -> int:
     broken = [d for d, e in manifest.documents.items() if not set(e.chunk_ids) <= stored]
     for doc_id in broken:
         kb.store.delete(manifest.documents.pop(doc_id).chunk_ids)
+        kb.catalog.remove_doc_file(doc_id)
     strays = kb.catalog.stray_doc_files(manifest)
     for doc_id in strays:
         kb.catalog.remove_doc_file(doc_id)
@@ -100,28 +101,31 @@ def _entry(doc: Document, chunks: list[Chunk], audit, source: str) -> DocEntry:
         doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, content_hash=doc.content_hash,
         sources=(source,), chunk_ids=tuple(c.chunk_id for c in chunks), articles=audit.articles, audit=audit,
         ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), chars=len(doc.text),
-        date=doc.date, issuer=doc.issuer,
+        date=doc.date, issuer=doc.issuer, pipeline=PIPELINE_VERSION,
     )
 
 
-def _detach(kb: KnowledgeBase, manifest: Manifest, source: str) -> list[str]:
-    """Remove ``source`` from the document that holds it; return that document's id if it is now unowned."""
+def _detach(manifest: Manifest, source: str) -> None:
+    """Remove ``source`` from the document that holds it, and the document itself if no source is left."""
     entry = manifest.doc_for_source(source)
     if entry is None:
-        return []
+        return
     rest = tuple(s for s in entry.sources if s != source)
     if rest:
         manifest.documents[entry.doc_id] = replace(entry, sources=rest)
-        return []
-    del manifest.documents[entry.doc_id]
-    return [entry.doc_id]
+    else:
+        del manifest.documents[entry.doc_id]
 
 
-def _purge(kb: KnowledgeBase, doc_entries: Sequence[DocEntry]) -> None:
-    """Delete the chunks and files of documents the committed manifest no longer names."""
-    for e in doc_entries:
-        kb.store.delete(e.chunk_ids)
-        kb.catalog.remove_doc_file(e.doc_id)
+def _purge(kb: KnowledgeBase, manifest: Manifest, entries: Sequence[DocEntry | None]) -> None:
+    """Delete what ``entries`` stored that the committed ``manifest`` no longer owns: chunks, then files."""
+    owned = manifest.chunk_ids()
+    for e in entries:
+        if e is None:
+            continue
+        kb.store.delete([cid for cid in e.chunk_ids if cid not in owned])
+        if e.doc_id not in manifest.documents:
+            kb.catalog.remove_doc_file(e.doc_id)
 
 
 def rebuild_lexical(kb: KnowledgeBase, manifest: Manifest) -> BM25Index:
@@ -134,6 +138,50 @@ def rebuild_lexical(kb: KnowledgeBase, manifest: Manifest) -> BM25Index:
     index = BM25Index.build(ids, tokens)
     index.save(Path(kb.settings.kb_dir) / "bm25", manifest.generation)
     return index
+
+
+@dataclass(frozen=True)
+class _Pending:
+    source: str
+    doc: Document
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    entry: DocEntry
+    is_update: bool
+
+
+def _read(path: Path, source: str, max_bytes: int) -> Document:
+    """Return the structured document of one file; raises ReadError with the reason."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise ReadError(f"不支持的文件类型 {path.suffix or '（无扩展名）'}（支持：{' '.join(SUPPORTED_SUFFIXES)}）")
+    text = read_file(path, max_bytes=max_bytes)
+    try:
+        return make_document(text, source, path.name)
+    except Exception as exc:  # a parser bug must not stop the batch or lose earlier work
+        raise ReadError(f"解析失败（内部错误）：{type(exc).__name__}: {exc}") from exc
+
+
+def _store_batch(kb: KnowledgeBase, manifest: Manifest, batch: Sequence[_Pending], report: IngestReport) -> None:
+    """Embed and store a batch of documents, then commit them in one manifest write."""
+    t0 = time.perf_counter()
+    chunks = [c for p in batch for c in p.chunks]
+    vectors = kb.embedder.embed_passages([c.embedding_text() for c in chunks])
+    report.embed_seconds += time.perf_counter() - t0
+    for p in batch:
+        kb.catalog.write_doc(p.doc, p.chunks, p.tokens)
+    kb.store.upsert(chunks, vectors)
+    replaced: list[DocEntry | None] = []
+    for p in batch:
+        replaced.append(manifest.doc_for_source(p.source))
+        _detach(manifest, p.source)
+        entry = p.entry
+        if p.doc.doc_id in manifest.documents:  # re-chunked under a new pipeline: keep its other names
+            entry = replace(entry, sources=manifest.documents[p.doc.doc_id].sources + (p.source,))
+        manifest.documents[p.doc.doc_id] = entry
+        (report.updated if p.is_update else report.added).append(p.source)
+        report.chunks_added += len(p.chunks)
+    kb.catalog.commit(manifest)
+    _purge(kb, manifest, replaced)
 
 
 def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | None = None,
@@ -151,66 +199,41 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
         manifest = kb.catalog.load()
         report.recovered = recover(kb, manifest)
         manifest.model = model_fingerprint(kb.embedder)
-        pending: list[tuple[str, Document, list[Chunk], list[list[str]], DocEntry, bool]] = []
+        pending: list[_Pending] = []
 
         def flush() -> None:
-            if not pending:
-                return
-            t0 = time.perf_counter()
-            all_chunks = [c for _, _, chunks, _, _, _ in pending for c in chunks]
-            vectors = kb.embedder.embed_passages([c.embedding_text() for c in all_chunks])
-            report.embed_seconds += time.perf_counter() - t0
-            for _, doc, chunks, tokens, _, _ in pending:
-                kb.catalog.write_doc(doc, chunks, tokens)
-            kb.store.upsert(all_chunks, vectors)
-            dropped: list[DocEntry] = []
-            for source, doc, chunks, _, entry, is_update in pending:
-                old = manifest.doc_for_source(source)
-                for doc_id in _detach(kb, manifest, source):
-                    dropped.append(old)
-                manifest.documents[doc.doc_id] = entry
-                (report.updated if is_update else report.added).append(source)
-                report.chunks_added += len(chunks)
-            kb.catalog.commit(manifest)
-            _purge(kb, [d for d in dropped if d.doc_id not in manifest.documents])
-            pending.clear()
+            if pending:
+                _store_batch(kb, manifest, pending, report)
+                pending.clear()
 
         for i, path in enumerate(files, 1):
             if progress:
                 progress(path.name, i, len(files))
             source = source_key(path)
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                report.failures.append((str(path), f"不支持的文件类型 {path.suffix or '（无扩展名）'}"
-                                                   f"（支持：{' '.join(sorted(SUPPORTED_SUFFIXES))}）"))
-                continue
             try:
-                doc = make_document(read_file(path, max_bytes=max_bytes), source, path.name)
+                doc = _read(path, source, max_bytes)
             except ReadError as exc:
                 report.failures.append((str(path), str(exc)))
                 continue
-            except Exception as exc:  # a parser bug must not stop the batch or lose earlier work
-                report.failures.append((str(path), f"解析失败（内部错误）：{type(exc).__name__}: {exc}"))
-                continue
             report.chars += len(doc.text)
             current = manifest.doc_for_source(source)
-            if current is not None and current.doc_id == doc.doc_id:
+            if current is not None and current.doc_id == doc.doc_id and current.pipeline == PIPELINE_VERSION:
                 report.unchanged.append(source)
                 continue
-            twin = manifest.documents.get(doc.doc_id) or next(
-                (e for _, d, _, _, e, _ in pending if d.doc_id == doc.doc_id), None)
-            if twin is not None:
+            if any(p.doc.doc_id == doc.doc_id for p in pending):
+                flush()  # its twin must be committed before this name can join it
+            twin = manifest.documents.get(doc.doc_id)
+            if twin is not None and twin is not current:
                 report.duplicates.append((str(path), twin.sources[0]))
-                dropped = [current] if current and len(current.sources) == 1 else []
-                _detach(kb, manifest, source)
-                if doc.doc_id in manifest.documents:
-                    manifest.documents[doc.doc_id] = replace(twin, sources=twin.sources + (source,))
+                _detach(manifest, source)
+                manifest.documents[doc.doc_id] = replace(twin, sources=twin.sources + (source,))
                 kb.catalog.commit(manifest)
-                _purge(kb, dropped)
+                _purge(kb, manifest, [current])
                 continue
             chunks, audit = chunk_document(doc)
             tokens = [tokenizer(c.embedding_text()) for c in chunks]
-            pending.append((source, doc, chunks, tokens, _entry(doc, chunks, audit, source), current is not None))
-            if sum(len(p[2]) for p in pending) >= EMBED_BATCH_CHUNKS:
+            pending.append(_Pending(source, doc, chunks, tokens, _entry(doc, chunks, audit, source), current is not None))
+            if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
                 flush()
         flush()
         if report.added or report.updated or report.recovered or report.duplicates:
@@ -220,15 +243,23 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
 
 
 def remove(kb: KnowledgeBase, target: str) -> DocEntry:
-    """Remove the document stored from path ``target`` or with id ``target``; raises NotFound."""
+    """Remove the document with id ``target``, or the file name ``target`` from its document; raises NotFound.
+
+    A document stored under several names (identical content) stays until its last name is removed.
+    Returns the entry as it was before the removal.
+    """
     with kb.catalog.write_lock():
         manifest = kb.catalog.load()
-        entry = manifest.documents.get(target) or manifest.doc_for_source(source_key(Path(target)))
-        if entry is None:
-            raise NotFound(f"知识库中没有文档 {target}（用 `djkb docs` 查看文档及其 ID）")
-        del manifest.documents[entry.doc_id]
+        entry = manifest.documents.get(target)
+        if entry is not None:
+            del manifest.documents[entry.doc_id]
+        else:
+            entry = manifest.doc_for_source(source_key(Path(target)))
+            if entry is None:
+                raise NotFound(f"知识库中没有文档 {target}（用 `djkb docs` 查看文档及其 ID）")
+            _detach(manifest, source_key(Path(target)))
         kb.catalog.commit(manifest)
-        _purge(kb, [entry])
+        _purge(kb, manifest, [entry])
         rebuild_lexical(kb, manifest)
     return entry
 

@@ -51,6 +51,7 @@ class DocEntry:
     chars: int = 0
     date: str | None = None
     issuer: str | None = None
+    pipeline: str = ""
 
     @classmethod
     def from_json(cls, d: dict) -> DocEntry:

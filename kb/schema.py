@@ -141,6 +141,7 @@ class Answer:
     rewritten_query: str | None = None
     related: tuple[Hit, ...] = ()
     unsupported: tuple[str, ...] = field(default=())
+    notice: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -149,4 +150,6 @@ class Answer:
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.to_dict() for c in self.citations],
+            **({"notice": self.notice} if self.notice else {}),
+            **({"unsupported": list(self.unsupported)} if self.unsupported else {}),
         }

@@ -1,0 +1,427 @@
+"""Study materials for trainers: an outline of the requirements on a topic and a quiz drawn from the articles.
+
+Every point and every quiz sentence is a verbatim slice of a stored chunk, so a trainer can cite it as is.
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from kb.lexical import DOMAIN_DICT, STOPWORDS
+from kb.numerals import cn_to_int, int_to_cn
+from kb.retrieve import Filters, Searcher
+from kb.schema import Chunk
+from kb.text import canonical
+
+from .answer import weighted_coverage
+from .sentences import split_sentences
+
+BLANK = "＿＿＿＿"
+DOC_TYPE_ORDER = {"regulation": 0, "other": 1, "speech": 2}
+DOC_TYPE_LABELS = {"regulation": "党内法规", "other": "文件", "speech": "讲话与学习材料"}
+MAX_POINTS_PER_DOC = 6
+MAX_POINTS = 40
+MIN_COVERAGE = 0.5
+SENTENCE_CHARS = (8, 260)
+QUIZ_SENTENCE_CHARS = (10, 160)
+
+# Requirement wording: strong markers state a duty or a limit, weak ones (要, 须) also occur in plain description.
+_STRONG = re.compile(r"应当|必须|不得|严禁|禁止|不准|不允许|不能|至少|不少于|不超过|不低于|每[年月季周届半]|"
+                     r"每[一二三四五六七八九十两\d]+[年个月周天]|按期|定期|一般|原则上|须经|方可")
+_WEAK = re.compile(r"要|须|负责|及时")
+_ARTICLE_LABEL = re.compile(r"^(?:第[零〇一二三四五六七八九十百千两\d]+条(?:之[一二三四五六七八九十]+)?\s*)?"
+                            r"(?:[（(][一二三四五六七八九十]+[）)]\s*)?")
+_NON_WORD = re.compile(r"[^\w]")
+_CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+
+# A numeral with a unit of time or count, e.g. 三个月, 一年, 1次, 五分之四; not an ordinal (第十条) or a year (2019年).
+_NUMERAL = r"[零〇一二三四五六七八九十百千万两\d]+"
+_UNITS = ("个工作日", "个月", "工作日", "小时", "年", "月", "日", "天", "周", "次", "人", "名", "届", "岁")
+_NUMBER = re.compile(
+    r"(?<![第\d零〇一二三四五六七八九十百千万两统唯同逐之单专划整某其合齐归如不])"
+    rf"(?:(?P<frac>过半数|半数|[一二三四五六七八九十]分之[一二三四五六七八九十]+)|(?P<num>{_NUMERAL})(?P<unit>{'|'.join(_UNITS)}))"
+    r"(?![\d零〇一二三四五六七八九十百千万两性民大员才事口物类士身生心格义称单额常益下边期级轻])")
+_FRACTIONS = ("过半数", "半数", "三分之一", "三分之二", "四分之一", "四分之三", "五分之四")
+# Same-category terms of the domain dictionary: the best distractors for one another.
+TERM_FAMILIES = tuple(line.split() for line in """
+党支部 党总支 党小组 党组 党委 纪委 基层党组织 支部委员会 机关党委 纪律检查委员会 中央委员会
+民主生活会 组织生活会 三会一课 主题党日 谈心谈话 民主评议党员 党小组会 党员大会 批评和自我批评
+预备党员 正式党员 发展对象 入党积极分子 入党申请人 入党介绍人 党员领导干部 流动党员 失联党员
+严重警告 撤销党内职务 留党察看 开除党籍
+政治纪律 组织纪律 廉洁纪律 群众纪律 工作纪律 生活纪律
+两个维护 两个确立 四个意识 四个自信 四个全面 四个服从
+马克思列宁主义 毛泽东思想 邓小平理论 三个代表 科学发展观
+党的建设 政治建设 思想建设 组织建设 作风建设 纪律建设 制度建设 党风廉政建设
+形式主义 官僚主义 享乐主义 奢靡之风
+主体责任 监督责任 一岗双责 第一责任人
+入党申请书 入党志愿书 入党誓词 干部人事档案
+党费 党籍 党龄 党性
+公务接待 公务用车 因公出国
+两学一做 党史学习教育 主题教育 党员教育培训 党员教育管理
+先锋模范作用 战斗堡垒作用
+""".strip().splitlines())
+_LIANG_UNITS = {"个工作日", "个月", "工作日", "小时", "年", "天", "周", "次", "人", "名", "届"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a point or a quiz sentence comes from."""
+
+    doc_id: str
+    doc_title: str
+    doc_type: str
+    heading: str
+    article: str | None
+    chunk_id: str
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> Source:
+        return cls(chunk.doc_id, chunk.doc_title, chunk.doc_type, chunk.heading, chunk.article, chunk.chunk_id)
+
+    def label(self) -> str:
+        """Return ``《标题》 第十条`` (or the heading path when the passage is not an article)."""
+        where = self.article or self.heading
+        return f"《{self.doc_title}》" + (f" {where}" if where else "")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One requirement: a verbatim sentence of a chunk."""
+
+    text: str
+    source: Source
+    score: float
+
+
+@dataclass(frozen=True)
+class OutlineGroup:
+    """The points taken from one document."""
+
+    doc_id: str
+    doc_title: str
+    doc_type: str
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class StudyOutline:
+    """Key requirements on a topic, grouped by document, regulations first."""
+
+    topic: str
+    groups: tuple[OutlineGroup, ...]
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        return tuple(p for g in self.groups for p in g.points)
+
+
+@dataclass(frozen=True)
+class QuizItem:
+    """A fill-in-the-blank (``fill``) or four-option (``choice``) question; ``question`` with the blank filled is ``sentence``."""
+
+    kind: Literal["fill", "choice"]
+    question: str
+    answer: str
+    sentence: str
+    source: Source
+    blank_kind: Literal["number", "term", "word"]
+    options: tuple[str, ...] = ()
+    answer_index: int | None = None
+
+    @property
+    def answer_letter(self) -> str | None:
+        return "ABCD"[self.answer_index] if self.answer_index is not None else None
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind, "question": self.question, "answer": self.answer, "options": list(self.options),
+            "answer_index": self.answer_index, "answer_letter": self.answer_letter, "sentence": self.sentence,
+            "blank_kind": self.blank_kind, "source": self.source.label(), "doc_title": self.source.doc_title,
+            "article": self.source.article, "heading": self.source.heading, "chunk_id": self.source.chunk_id,
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    chunk: Chunk
+    score: float
+
+
+def requirement_strength(sentence: str) -> float:
+    """Return 1 for a sentence stating a duty or limit (应当, 必须, 不得, 每年…), 0.5 for a weak one (要), else 0."""
+    if _STRONG.search(sentence):
+        return 1.0
+    return 0.5 if _WEAK.search(sentence) else 0.0
+
+
+def _key(text: str) -> str:
+    return _NON_WORD.sub("", canonical(_ARTICLE_LABEL.sub("", text)))
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def near_duplicate(a: str, b: str, threshold: float = 0.7) -> bool:
+    """Return whether two sentences say the same thing: one contains the other, or their character bigrams mostly agree."""
+    ka, kb = _key(a), _key(b)
+    if not ka or not kb:
+        return ka == kb
+    short, long_ = sorted((ka, kb), key=len)
+    if len(short) >= 8 and short in long_:
+        return True
+    ba, bb = _bigrams(ka), _bigrams(kb)
+    return bool(ba and bb) and len(ba & bb) / len(ba | bb) >= threshold
+
+
+def _hits(searcher: Searcher, topic: str, k: int, filters: Filters | None) -> list[tuple[Chunk, int]]:
+    """Return chunks for ``topic`` with their rank; regulations are searched separately so that they are never crowded out."""
+    filters = filters or Filters()
+    found: dict[str, tuple[Chunk, int]] = {}
+    for hit in searcher.search(topic, k=k, filters=filters):
+        found[hit.chunk.chunk_id] = (hit.chunk, hit.rank)
+    if not filters.doc_types or "regulation" in filters.doc_types:
+        regs = Filters(doc_types=("regulation",), doc_ids=filters.doc_ids,
+                       date_from=filters.date_from, date_to=filters.date_to)
+        for hit in searcher.search(topic, k=max(5, k // 2), filters=regs):
+            found.setdefault(hit.chunk.chunk_id, (hit.chunk, hit.rank))
+    return list(found.values())
+
+
+def _candidates(searcher: Searcher, topic: str, k: int, filters: Filters | None,
+                chars: tuple[int, int] = SENTENCE_CHARS) -> list[_Candidate]:
+    """Return the requirement sentences of the chunks found for ``topic``, best first, near-duplicates removed."""
+    tokens = searcher.tokenizer(topic)
+    out = []
+    for chunk, rank in _hits(searcher, topic, k, filters):
+        for s, e in split_sentences(chunk.text):
+            text = chunk.text[s:e]
+            label = _ARTICLE_LABEL.match(text)
+            if label:
+                text = text[label.end():]
+            if not chars[0] <= len(text) <= chars[1]:
+                continue
+            strength = requirement_strength(text)
+            coverage = weighted_coverage(searcher, tokens, text) if tokens else 1.0
+            if not strength or coverage < MIN_COVERAGE:
+                continue
+            score = coverage + 0.5 * strength + 0.3 / math.sqrt(rank) + (0.3 if chunk.doc_type == "regulation" else 0)
+            out.append(_Candidate(text, chunk, score))
+    # The corpus republishes regulations inside speeches: a regulation's sentence wins over its copies.
+    out.sort(key=lambda c: (DOC_TYPE_ORDER.get(c.chunk.doc_type, 3), -c.score, c.chunk.chunk_id, c.text))
+    kept: list[_Candidate] = []
+    for cand in out:
+        if not any(near_duplicate(cand.text, k.text) for k in kept):
+            kept.append(cand)
+    kept.sort(key=lambda c: -c.score)
+    return kept
+
+
+def outline(searcher: Searcher, topic: str, *, k: int = 30, filters: Filters | None = None,
+            per_doc: int = MAX_POINTS_PER_DOC, max_points: int = MAX_POINTS) -> StudyOutline:
+    """Return the key requirements on ``topic``; raises DjkbError for an empty topic or knowledge base."""
+    per: dict[str, list[Point]] = {}
+    total = 0
+    for cand in _candidates(searcher, topic, k, filters):
+        points = per.setdefault(cand.chunk.doc_id, [])
+        if len(points) >= per_doc or total >= max_points:
+            continue
+        points.append(Point(cand.text, Source.of(cand.chunk), round(cand.score, 4)))
+        total += 1
+    groups = []
+    for doc_id, points in per.items():
+        if not points:
+            continue
+        first = points[0].source
+        # Within a document, read in the document's own order.
+        ordered = sorted(points, key=lambda p: (searcher.chunk(p.source.chunk_id).char_start,
+                                                searcher.chunk(p.source.chunk_id).text.find(p.text)))
+        groups.append(OutlineGroup(doc_id, first.doc_title, first.doc_type, tuple(ordered)))
+    groups.sort(key=lambda g: (DOC_TYPE_ORDER.get(g.doc_type, 3), -max(p.score for p in g.points), g.doc_title))
+    return StudyOutline(topic.strip(), tuple(groups))
+
+
+@lru_cache(maxsize=1)
+def domain_terms() -> tuple[str, ...]:
+    """Return the terms of the party-building dictionary (kb/data/dangjian_dict.txt), longest first."""
+    terms = []
+    for line in DOMAIN_DICT.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if parts and len(parts[0]) >= 2:
+            terms.append(parts[0])
+    return tuple(sorted(set(terms), key=lambda t: (-len(t), t)))
+
+
+@dataclass(frozen=True)
+class _Blank:
+    answer: str
+    start: int
+    kind: Literal["number", "term", "word"]
+    distractors: tuple[str, ...]
+
+
+def _spell(value: int, unit: str, arabic: bool) -> str:
+    if arabic:
+        return f"{value}{unit}"
+    # Documents write 两年、两个月, not 二年.
+    digits = "两" if value == 2 and unit in _LIANG_UNITS else int_to_cn(value)
+    return digits + unit
+
+
+def number_distractors(answer: str, rng: random.Random) -> tuple[str, ...]:
+    """Return three other amounts of the same unit as ``answer`` (``三个月`` → ``两个月``, ``六个月``…), or () if unparsable."""
+    if answer in _FRACTIONS:
+        pool = [f for f in _FRACTIONS if f != answer and f not in answer and answer not in f]
+        rng.shuffle(pool)
+        return tuple(pool[:3])
+    m = _NUMBER.fullmatch(answer)
+    if not m or not m.group("num"):
+        return ()
+    try:
+        value = cn_to_int(m.group("num"))
+    except ValueError:
+        return ()
+    unit, arabic = m.group("unit"), m.group("num").isdecimal()
+    near = {value + 1, value + 2, value - 1, value * 2, value * 3, value // 2, value + 3, value + 5}
+    choices = sorted(v for v in near if v > 0 and v != value)
+    # Nearest amounts first, so the options stay plausible; the seed breaks ties.
+    choices.sort(key=lambda v: (abs(math.log(v / value)), rng.random()))
+    out = []
+    for v in choices:
+        text = _spell(v, unit, arabic)
+        if text != answer and text not in out:
+            out.append(text)
+    return tuple(out[:3])
+
+
+def _shared_suffix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def similar_words(answer: str, pool: Sequence[str], sentence: str, rng: random.Random) -> tuple[str, ...]:
+    """Return three words of ``pool`` most like ``answer`` in ending, beginning and length, none occurring in ``sentence``."""
+    seen = set()
+    cands = []
+    for w in pool:
+        if w == answer or w in seen or w in sentence or answer in w or w in answer:
+            continue
+        seen.add(w)
+        likeness = 2 * _shared_suffix(w, answer) + 1.5 * _shared_prefix(w, answer) - abs(len(w) - len(answer))
+        cands.append((-likeness, rng.random(), w))
+    cands.sort()
+    return tuple(c[2] for c in cands[:3])
+
+
+def term_distractors(term: str, sentence: str, rng: random.Random) -> tuple[str, ...]:
+    """Return three dictionary terms of ``term``'s category (组织, 会议, 纪律…), topped up with look-alike terms."""
+    family = [t for f in TERM_FAMILIES if term in f for t in f if t != term and t not in sentence and t not in term]
+    family = sorted(dict.fromkeys(family))
+    rng.shuffle(family)
+    out = family[:3]
+    if len(out) < 3:
+        out += [w for w in similar_words(term, domain_terms(), sentence + "".join(out), rng) if w not in out]
+    return tuple(out[:3])
+
+
+def _whole(word: str, words: Sequence[str]) -> bool:
+    """Return whether ``word`` is a token of its own, not part of a longer token (党组 in 党组织)."""
+    return word in words and not any(word != o and word in o for o in words)
+
+
+def _word_blanks(searcher: Searcher, sentence: str) -> list[str]:
+    """Return the sentence's whole words (not parts of longer ones) with a high idf, rarest first."""
+    words = searcher.tokenizer.words(sentence)
+    whole = [w for w in dict.fromkeys(words) if not any(w != o and w in o for o in words)]
+    floor = sorted(searcher.idf.values())[len(searcher.idf) // 2] if searcher.idf else 0.0
+    good = [w for w in whole if _CJK_WORD.match(w) and w not in STOPWORDS and searcher.token_weight(w) >= floor]
+    return sorted(good, key=lambda w: (-searcher.token_weight(w), sentence.find(w)))
+
+
+def find_blanks(searcher: Searcher, sentence: str, topic: str, vocabulary: Sequence[str],
+                rng: random.Random) -> list[_Blank]:
+    """Return the unambiguous blanks of ``sentence`` in order of preference: amounts, dictionary terms, rare words."""
+    out: list[_Blank] = []
+    for m in _NUMBER.finditer(sentence):
+        answer = m.group(0)
+        if sentence.count(answer) == 1:
+            others = tuple(d for d in number_distractors(answer, rng) if d not in sentence)
+            out.append(_Blank(answer, m.start(), "number", others))
+    words = searcher.tokenizer.words(sentence)
+    # Only whole terms: 党组 inside 党组织 is not a blank.
+    terms = [t for t in domain_terms() if t in sentence and _whole(t, words)]
+    terms.sort(key=lambda t: (t in topic, sentence.find(t)))
+    for t in terms:
+        if sentence.count(t) == 1:
+            out.append(_Blank(t, sentence.find(t), "term", term_distractors(t, sentence, rng)))
+    for w in _word_blanks(searcher, sentence)[:2]:
+        if sentence.count(w) == 1 and not any(w in b.answer or b.answer in w for b in out):
+            pool = [v for v in vocabulary if len(v) == len(w)]
+            out.append(_Blank(w, sentence.find(w), "word", similar_words(w, pool, sentence, rng)))
+    return out
+
+
+def _vocabulary(searcher: Searcher, candidates: Sequence[_Candidate]) -> list[str]:
+    """Return the rare whole words of the candidate sentences: distractors that sound like the topic."""
+    words: dict[str, None] = {}
+    for c in candidates:
+        for w in _word_blanks(searcher, c.text):
+            words.setdefault(w, None)
+    return sorted(words)
+
+
+def make_quiz(searcher: Searcher, topic: str, *, n: int = 10, seed: int = 0, filters: Filters | None = None,
+              k: int = 40) -> list[QuizItem]:
+    """Return up to ``n`` questions on ``topic``, alternating multiple choice and fill-in; deterministic for ``seed``."""
+    rng = random.Random(seed)
+    candidates = _candidates(searcher, topic, k, filters, QUIZ_SENTENCE_CHARS)
+    vocabulary = _vocabulary(searcher, candidates)
+    pool = candidates[:max(2 * n, n + 6)]
+    pool = sorted(rng.sample(pool, len(pool)), key=lambda c: (DOC_TYPE_ORDER.get(c.chunk.doc_type, 3), -c.score))
+    items: list[QuizItem] = []
+    answers: dict[str, int] = {}
+    per_article: dict[tuple[str, str | None], int] = {}
+    for cand in pool:
+        if len(items) >= n:
+            break
+        where = (cand.chunk.doc_id, cand.chunk.article or cand.chunk.chunk_id)
+        if per_article.get(where, 0) >= 2:
+            continue
+        blanks = [b for b in find_blanks(searcher, cand.text, topic, vocabulary, rng) if answers.get(b.answer, 0) < 1]
+        if not blanks:
+            continue
+        want_choice = len(items) % 2 == 0
+        usable = [b for b in blanks if len(b.distractors) == 3] if want_choice else blanks
+        blank = (usable or blanks)[0]
+        kind = "choice" if want_choice and len(blank.distractors) == 3 else "fill"
+        question = cand.text[:blank.start] + BLANK + cand.text[blank.start + len(blank.answer):]
+        options, index = (), None
+        if kind == "choice":
+            opts = [blank.answer, *blank.distractors]
+            rng.shuffle(opts)
+            options, index = tuple(opts), opts.index(blank.answer)
+        items.append(QuizItem(kind, question, blank.answer, cand.text, Source.of(cand.chunk), blank.kind, options, index))
+        answers[blank.answer] = answers.get(blank.answer, 0) + 1
+        per_article[where] = per_article.get(where, 0) + 1
+    return items
+
+
+from .export import to_docx, to_markdown  # noqa: E402  (re-exported: the study API in one place)
+
+__all__ = ["BLANK", "OutlineGroup", "Point", "QuizItem", "Source", "StudyOutline", "make_quiz", "outline",
+           "to_docx", "to_markdown"]

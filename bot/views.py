@@ -1,0 +1,216 @@
+"""HTML for the web app: citation cards with highlighted words, passages in context, study materials, eval reports.
+
+Every piece of stored text goes through html.escape before any markup is added, so a document that
+contains ``<script>`` shows it as text.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from kb.schema import Answer, Chunk
+
+from .export import KIND_LABELS, TYPE_LABELS, answer_text
+from .study import QuizItem, StudyOutline
+
+NO_EVIDENCE = "知识库中没有找到相关依据"
+CONTEXT_CHARS = 600
+
+CSS = """
+.djkb-cards {display: flex; flex-direction: column; gap: 10px;}
+.djkb-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  background: var(--background-fill-secondary);}
+.djkb-card-head {font-size: 0.95em; margin-bottom: 6px;}
+.djkb-n {font-weight: 700; color: var(--color-accent); margin-right: 4px;}
+.djkb-path {color: var(--body-text-color-subdued); margin-left: 4px;}
+.djkb-badge {display: inline-block; font-size: 0.8em; padding: 0 6px; border-radius: 4px;
+  background: #fde68a; color: #78350f; margin-right: 4px;}
+.djkb-passage {white-space: pre-wrap; line-height: 1.7; max-height: 16em; overflow-y: auto;}
+.djkb-ctx summary {cursor: pointer; color: var(--color-accent); margin-top: 6px;}
+.djkb-ctx-body {white-space: pre-wrap; line-height: 1.7; max-height: 28em; overflow-y: auto; font-size: 0.95em;
+  border-top: 1px dashed var(--border-color-primary); margin-top: 6px; padding-top: 6px;}
+.djkb-ctx-body .djkb-here {background: #dbeafe; color: inherit;}
+.djkb-card mark {background: #fde047; color: inherit; padding: 0 1px;}
+.djkb-refused {font-weight: 700; color: #b91c1c; margin-bottom: 6px;}
+.djkb-study h3 {margin-top: 14px;}
+.djkb-study li {line-height: 1.7; margin: 4px 0;}
+.djkb-src {color: var(--body-text-color-subdued); font-size: 0.9em;}
+"""
+
+
+def match_spans(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
+    """Return sorted, non-overlapping spans of ``text`` where ``words`` occur, longer words first."""
+    taken: list[tuple[int, int]] = []
+    lowered = text.lower()
+    for w in sorted({w.lower() for w in words if len(w) >= 2}, key=lambda w: (-len(w), w)):
+        start = lowered.find(w)
+        while start >= 0:
+            end = start + len(w)
+            if all(end <= s or start >= e for s, e in taken):
+                taken.append((start, end))
+            start = lowered.find(w, end)
+    return sorted(taken)
+
+
+def highlight(text: str, words: Iterable[str], tag: str = "mark") -> str:
+    """Return ``text`` escaped, with the occurrences of ``words`` wrapped in ``<mark>``."""
+    out, pos = [], 0
+    for s, e in match_spans(text, words):
+        out.append(escape(text[pos:s]))
+        out.append(f"<{tag}>{escape(text[s:e])}</{tag}>")
+        pos = e
+    out.append(escape(text[pos:]))
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Context:
+    """A window of a document's text around a passage: text before, the passage (or its article), text after."""
+
+    before: str
+    focus: str
+    after: str
+    clipped_start: bool
+    clipped_end: bool
+
+    def to_dict(self) -> dict:
+        return {"before": self.before, "focus": self.focus, "after": self.after}
+
+
+def context_window(text: str, start: int, end: int, radius: int = CONTEXT_CHARS) -> Context:
+    """Return the span ``text[start:end]`` with about ``radius`` characters on each side, cut at line breaks."""
+    lo = max(0, start - radius)
+    if lo > 0:
+        nl = text.find("\n", lo, start)
+        lo = nl + 1 if nl >= 0 else lo
+    hi = min(len(text), end + radius)
+    if hi < len(text):
+        nl = text.rfind("\n", end, hi)
+        hi = nl if nl >= 0 else hi
+    return Context(text[lo:start], text[start:end], text[end:hi], lo > 0, hi < len(text))
+
+
+def context_html(ctx: Context, words: Iterable[str]) -> str:
+    """Return the context as HTML, the passage marked as ``djkb-here``."""
+    words = list(words)
+    return ("<div class='djkb-ctx-body'>" + ("…" if ctx.clipped_start else "") + escape(ctx.before)
+            + "<mark class='djkb-here'>" + highlight(ctx.focus, words) + "</mark>"
+            + escape(ctx.after) + ("…" if ctx.clipped_end else "") + "</div>")
+
+
+def card_html(n: int | None, chunk: Chunk, words: Sequence[str], context: Context | None, related: bool = False) -> str:
+    """Return one citation card: document, heading path, highlighted passage and an expandable context."""
+    badge = "<span class='djkb-badge'>可能相关</span>" if related else ""
+    num = f"<span class='djkb-n'>[{n}]</span>" if n is not None else ""
+    path = f"<span class='djkb-path'>{escape(chunk.heading)}</span>" if chunk.heading else ""
+    head = f"<div class='djkb-card-head'>{badge}{num}<b>《{escape(chunk.doc_title)}》</b>{path}</div>"
+    body = f"<div class='djkb-passage'>{highlight(chunk.text, words)}</div>"
+    more = ""
+    if context is not None:
+        label = "查看本条全文及上下文" if chunk.article else "查看原文上下文"
+        more = f"<details class='djkb-ctx'><summary>{label}</summary>{context_html(context, words)}</details>"
+    return f"<div class='djkb-card' data-chunk='{escape(chunk.chunk_id)}'>{head}{body}{more}</div>"
+
+
+def answer_cards(answer: Answer, words: Sequence[str], contexts: dict[str, Context]) -> str:
+    """Return the cards beside an answer: its citations, or on a refusal the nearest passages as 可能相关."""
+    if answer.refused:
+        head = f"<div class='djkb-refused'>{NO_EVIDENCE}</div>"
+        cards = [card_html(None, h.chunk, words, contexts.get(h.chunk.chunk_id), related=True) for h in answer.related]
+        return f"<div class='djkb-cards'>{head}{''.join(cards)}</div>"
+    cards = [card_html(c.n, c.chunk, words, contexts.get(c.chunk.chunk_id)) for c in answer.citations]
+    return f"<div class='djkb-cards'>{''.join(cards)}</div>"
+
+
+def answer_message(answer: Answer | str, rewritten: str | None = None, query: str | None = None) -> str:
+    """Return the chat message for an answer (or its growing text), escaped, with ``（理解为：…）`` when rewritten."""
+    text = answer if isinstance(answer, str) else answer.answer
+    prefix = f"（理解为：{escape(rewritten)}）\n\n" if rewritten and query and rewritten != query else ""
+    if isinstance(answer, Answer) and answer.refused:
+        tail = "以下段落可能相关，仅供参考，见右侧“可能相关”。" if answer.related else ""
+        return prefix + f"{NO_EVIDENCE}。" + tail
+    return prefix + escape(text)
+
+
+def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
+    """Return the outline and the quiz (answers folded away) as escaped HTML."""
+    parts = ["<div class='djkb-study'>"]
+    if outline is not None:
+        parts.append(f"<h2>要点提纲：{escape(outline.topic)}</h2>")
+        if not outline.groups:
+            parts.append("<p>知识库中没有找到与该主题相关的要求。</p>")
+        for g in outline.groups:
+            parts.append(f"<h3>《{escape(g.doc_title)}》<span class='djkb-src'>（{TYPE_LABELS.get(g.doc_type, g.doc_type)}）"
+                         "</span></h3><ul>")
+            for p in g.points:
+                where = p.source.article or p.source.heading
+                src = f" <span class='djkb-src'>（{escape(where)}）</span>" if where else ""
+                parts.append(f"<li>{escape(p.text)}{src}</li>")
+            parts.append("</ul>")
+    if quiz:
+        parts.append("<h2>练习题</h2><ol>")
+        for item in quiz:
+            opts = ""
+            if item.kind == "choice":
+                opts = "<br>" + "　".join(f"{k}. {escape(o)}" for k, o in zip("ABCD", item.options))
+            parts.append(f"<li>【{KIND_LABELS[item.kind]}】{escape(item.question)}{opts}</li>")
+        parts.append("</ol><details><summary>参考答案</summary><ol>")
+        for item in quiz:
+            parts.append(f"<li>{escape(answer_text(item))} <span class='djkb-src'>——{escape(item.source.label())}</span></li>")
+        parts.append("</ol></details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """The latest evaluation report: its folder, report.md (without image lines), metrics and chart files."""
+
+    directory: Path
+    markdown: str
+    metrics: dict
+    charts: tuple[Path, ...]
+
+    def to_dict(self) -> dict:
+        return {"found": True, "report_dir": str(self.directory), "markdown": self.markdown, "metrics": self.metrics,
+                "charts": [p.name for p in self.charts]}
+
+
+_IMAGE_LINE = re.compile(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", re.M)
+
+
+def _complete(d: Path) -> bool:
+    return (d / "report.md").is_file() and (d / "metrics.json").is_file()
+
+
+def find_report(root: Path) -> Path | None:
+    """Return the report folder that ``root/LATEST`` names, else the newest folder with report.md and metrics.json."""
+    root = Path(root)
+    pointer = root / "LATEST"
+    if pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        target = Path(name) if Path(name).is_absolute() else root / name
+        if name and _complete(target):
+            return target
+    found = [d for d in root.iterdir() if d.is_dir() and _complete(d)] if root.is_dir() else []
+    return max(found, key=lambda d: ((d / "metrics.json").stat().st_mtime, d.name), default=None)
+
+
+def load_report(root: Path) -> EvalReport | None:
+    """Return the latest report under ``root``, or None when there is none yet."""
+    d = find_report(root)
+    if d is None:
+        return None
+    markdown = _IMAGE_LINE.sub("", (d / "report.md").read_text(encoding="utf-8"))
+    try:
+        metrics = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        metrics = {}
+    return EvalReport(d, re.sub(r"\n{3,}", "\n\n", markdown), metrics, tuple(sorted(d.glob("*.png"))))
+
+
+NO_REPORT = "还没有评测报告。请先运行 `djkb eval` 生成报告（写入 evals/reports/），然后点击“刷新”。"

@@ -1,0 +1,151 @@
+"""Parameter sweeps on a question set: the refusal policy and the rank-fusion weights.
+
+Each sweep runs retrieval once per question and then scores every setting in Python.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.answer import Answerer, Evidence, RefusalPolicy
+from kb.retrieve import CANDIDATES, Fusion, Searcher, fuse
+
+from . import metrics as M
+from .dataset import Question
+from .matching import matched_places
+
+Progress = Callable[[str, int, int], None]
+
+COVERAGE_GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(12))  # 0.30 … 0.85
+DENSE_GRID = tuple(round(0.74 + 0.01 * i, 2) for i in range(14))  # 0.74 … 0.87
+LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+FUSION_KS = (5, 10, 20, 40, 60)
+MIN_RECALL = 0.9
+MAX_FALSE_REFUSALS = 0.05
+
+
+@dataclass(frozen=True)
+class PolicyScore:
+    """How one refusal policy does on a question set."""
+
+    policy: RefusalPolicy
+    refusal_recall: float
+    false_refusal_rate: float
+
+
+def collect_evidence(answerer: Answerer, questions: Sequence[Question],
+                     progress: Progress | None = None) -> list[tuple[Question, Evidence]]:
+    """Return each question with the evidence assessment of its retrieval (Answerer.retrieve, run once)."""
+    out = []
+    for i, q in enumerate(questions, 1):
+        _, _, evidence = answerer.retrieve(q.question)
+        out.append((q, evidence))
+        if progress:
+            progress(q.id, i, len(questions))
+    return out
+
+
+def score_policy(rows: Sequence[tuple[Question, Evidence]], policy: RefusalPolicy) -> PolicyScore:
+    """Return the refusal recall and false-refusal rate of ``policy`` on assessed questions."""
+    refuse = [not e.sufficient(policy) for q, e in rows if not q.answerable]
+    wrong = [not e.sufficient(policy) for q, e in rows if q.answerable]
+    return PolicyScore(policy, sum(refuse) / len(refuse) if refuse else 0.0,
+                       sum(wrong) / len(wrong) if wrong else 0.0)
+
+
+def sweep_refusal(rows: Sequence[tuple[Question, Evidence]], coverages: Sequence[float] = COVERAGE_GRID,
+                  denses: Sequence[float] = DENSE_GRID) -> list[PolicyScore]:
+    """Return the score of every (min_coverage, min_dense) pair of the grid."""
+    return [score_policy(rows, RefusalPolicy(min_coverage=c, min_dense=d)) for c in coverages for d in denses]
+
+
+def best_policy(scores: Sequence[PolicyScore], max_frr: float = MAX_FALSE_REFUSALS) -> PolicyScore | None:
+    """Return the policy with the highest refusal recall among those with false refusals ≤ ``max_frr``.
+
+    Ties go to fewer false refusals, then to the setting nearest the middle of the tied ones: a plateau's
+    centre is least sensitive to the questions it was tuned on. Returns None when no setting qualifies.
+    """
+    ok = [s for s in scores if s.false_refusal_rate <= max_frr + 1e-12]
+    if not ok:
+        return None
+    top = max((s.refusal_recall, -s.false_refusal_rate) for s in ok)
+    tied = [s for s in ok if (s.refusal_recall, -s.false_refusal_rate) == top]
+    cx = sum(s.policy.min_coverage for s in tied) / len(tied)
+    cy = sum(s.policy.min_dense for s in tied) / len(tied)
+    return min(tied, key=lambda s: ((s.policy.min_coverage - cx) / 0.05) ** 2 + ((s.policy.min_dense - cy) / 0.01) ** 2)
+
+
+@dataclass(frozen=True)
+class Rankings:
+    """One question's raw dense and lexical candidate lists and the article chunks its query pins."""
+
+    question: Question
+    dense: tuple[str, ...]
+    lexical: tuple[str, ...]
+    pinned: tuple[str, ...]
+    relevant: dict
+
+
+@dataclass(frozen=True)
+class FusionScore:
+    """How one fusion setting ranks on a question set."""
+
+    fusion: Fusion
+    hit1: float
+    hit5: float
+    mrr: float
+
+
+def _raw(hits, attr: str) -> tuple[str, ...]:
+    # search() moves pinned article chunks to the front; ordering by the mode's own score undoes that.
+    scored = [(getattr(h, attr), h.chunk.chunk_id) for h in hits if getattr(h, attr) is not None]
+    return tuple(cid for _, cid in sorted(scored, key=lambda x: -x[0]))
+
+
+def collect_rankings(searcher: Searcher, questions: Sequence[Question],
+                     progress: Progress | None = None) -> list[Rankings]:
+    """Return the dense and lexical candidates (CANDIDATES each) of every answerable question, searched once."""
+    out = []
+    answerable = [q for q in questions if q.answerable]
+    for i, q in enumerate(answerable, 1):
+        dense = _raw(searcher.search(q.question, k=CANDIDATES * 2, mode="dense"), "dense")
+        lexical = _raw(searcher.search(q.question, k=CANDIDATES * 2, mode="lexical"), "lexical")
+        pinned = tuple(c.chunk_id for c in searcher.resolve_article(q.question, None))
+        relevant = {cid: bool(matched_places(searcher.chunk(cid).text, q.gold))
+                    for cid in set(dense) | set(lexical) | set(pinned)}
+        out.append(Rankings(q, dense, lexical, pinned, relevant))
+        if progress:
+            progress(q.id, i, len(answerable))
+    return out
+
+
+def fused_ranking(r: Rankings, fusion: Fusion) -> list[str]:
+    """Return the ranking search() would give under ``fusion``: fused candidates behind any pinned article."""
+    scores = fuse([(fusion.dense_weight, list(r.dense)), (fusion.lexical_weight, list(r.lexical))], fusion.k)
+    ranked = [cid for cid, _ in sorted(scores.items(), key=lambda x: -x[1])]
+    pinned = set(r.pinned)
+    return list(r.pinned) + [c for c in ranked if c not in pinned]
+
+
+def score_fusion(rows: Sequence[Rankings], fusion: Fusion) -> FusionScore:
+    """Return hit@1, hit@5 and MRR@10 of ``fusion`` over the collected rankings."""
+    h1 = h5 = rr = 0.0
+    for r in rows:
+        matched = [frozenset({0}) if r.relevant.get(c) else frozenset() for c in fused_ranking(r, fusion)[:10]]
+        h1 += M.hit_at(matched, 1)
+        h5 += M.hit_at(matched, 5)
+        rr += M.reciprocal_rank(matched, 10)
+    n = len(rows) or 1
+    return FusionScore(fusion, h1 / n, h5 / n, rr / n)
+
+
+def sweep_fusion(rows: Sequence[Rankings], weights: Sequence[float] = LEXICAL_WEIGHTS,
+                 ks: Sequence[int] = FUSION_KS) -> list[FusionScore]:
+    """Return the score of every (lexical weight, k) with dense weight 1 (only the ratio matters), plus lexical alone."""
+    grid = [Fusion(1.0, w, k) for w in weights for k in ks] + [Fusion(0.0, 1.0, k) for k in ks[:1]]
+    return [score_fusion(rows, f) for f in grid]
+
+
+def best_fusion(scores: Sequence[FusionScore]) -> FusionScore:
+    """Return the setting with the best hit@5, then MRR@10, then hit@1."""
+    return max(scores, key=lambda s: (round(s.hit5, 6), round(s.mrr, 6), round(s.hit1, 6)))

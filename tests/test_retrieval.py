@@ -1,0 +1,98 @@
+"""Retrieval on the whole corpus with the real model: article lookup, modes, filters, odd queries, LangChain."""
+from __future__ import annotations
+
+import pytest
+
+from kb.errors import DjkbError
+from kb.retrieve import Filters
+
+pytestmark = pytest.mark.corpus
+
+
+def _regulations(searcher):
+    """Return (doc_id, title, sorted article labels) for every regulation file of the corpus."""
+    out = []
+    for doc_id, entry in searcher.manifest.documents.items():
+        if any("/regulations/" in s for s in entry.sources) and entry.articles:
+            labels = sorted({c.article for c in searcher.chunks.values() if c.doc_id == doc_id and c.article},
+                            key=lambda a: min(c.char_start for c in searcher.chunks.values()
+                                              if c.doc_id == doc_id and c.article == a))
+            out.append((doc_id, entry.title, labels))
+    return out
+
+
+def test_every_article_of_every_regulation_is_found_at_rank_1(searcher):
+    regulations = _regulations(searcher)
+    assert len(regulations) == 9
+    misses, total = [], 0
+    for doc_id, title, labels in regulations:
+        for label in labels:
+            if label in ("总纲", "序言"):
+                continue
+            total += 1
+            top = searcher.search(f"《{title}》{label}", k=3)[0].chunk
+            if (top.doc_id, top.article) != (doc_id, label):
+                misses.append((title, label, top.doc_title, top.article))
+    assert total == 55 + 142 + 43 + 46 + 44 + 34 + 63 + 46 + 143
+    assert not misses, misses[:10]
+
+
+@pytest.mark.parametrize("query, title, article", [
+    ("党章第十条", "中国共产党章程", "第十条"),
+    ("纪律处分条例第二十七条讲了什么", "中国共产党纪律处分条例", "第二十七条"),
+    ("发展党员工作细则第15条", "中国共产党发展党员工作细则", "第十五条"),
+    ("宪法第一百一十条是什么内容", "中华人民共和国宪法", "第一百一十条"),
+])
+def test_article_queries_in_everyday_form(searcher, query, title, article):
+    top = searcher.search(query, k=5)[0].chunk
+    assert (top.doc_title, top.article) == (title, article)
+
+
+def test_article_within_a_chosen_document(searcher):
+    doc_id = next(d for d, e in searcher.manifest.documents.items()
+                  if e.title == "中国共产党党和国家机关基层组织工作条例" and e.doc_type == "regulation")
+    top = searcher.search("第二十条", k=3, filters=Filters(doc_ids=(doc_id,)))[0].chunk
+    assert (top.doc_id, top.article) == (doc_id, "第二十条")
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_each_mode_finds_religion_rule(searcher, mode):
+    hits = searcher.search("党员可以信仰宗教吗？", k=5, mode=mode)
+    assert any("信仰宗教的党员" in h.chunk.text for h in hits)
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+
+
+def test_keyword_query_with_domain_term(searcher):
+    hits = searcher.search("三会一课", k=5, mode="lexical")
+    assert hits and all("三会一课" in h.chunk.embedding_text() for h in hits)
+
+
+def test_filters_by_type_and_date(searcher):
+    speech_hits = searcher.search("全面从严治党", k=10, filters=Filters(doc_types=("speech",)))
+    assert speech_hits and all(h.chunk.doc_type == "speech" for h in speech_hits)
+    dated = searcher.search("党史学习教育", k=10, filters=Filters(date_from="2021-01-01", date_to="2021-12-31"))
+    assert dated and all("2021-01-01" <= (h.chunk.date or "") <= "2021-12-31" for h in dated)
+    assert searcher.search("党史", k=5, filters=Filters(date_from="2099-01-01")) == []
+
+
+@pytest.mark.parametrize("query", ["？？？", "asdfghjkl qwerty", "的的的的", "😀" * 50, "党" * 5000, "<script>alert(1)</script>"])
+def test_nonsense_queries_do_not_fail(searcher, query):
+    hits = searcher.search(query, k=5)
+    assert len(hits) <= 5
+
+
+def test_empty_query_is_an_error(searcher):
+    with pytest.raises(DjkbError, match="查询为空"):
+        searcher.search("   ")
+
+
+def test_langchain_retriever_composes(searcher):
+    from langchain_core.runnables import RunnableLambda
+
+    from kb.langchain import DjkbRetriever
+
+    chain = DjkbRetriever(searcher=searcher, k=3) | RunnableLambda(lambda docs: [d.metadata["article"] for d in docs])
+    assert chain.invoke("党章第十条")[0] == "第十条"
+    docs = DjkbRetriever(searcher=searcher, k=2, mode="lexical").invoke("民主集中制")
+    assert len(docs) == 2 and docs[0].metadata["doc_title"] and docs[0].page_content

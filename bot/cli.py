@@ -280,8 +280,8 @@ def serve(ctx, host: str, port: int) -> None:
 @click.option("--compare", nargs=2, type=click.Path(exists=True, path_type=Path), help="对比两次评测：A B")
 @click.option("--calibrate", is_flag=True, help="扫描拒答阈值 RefusalPolicy")
 @click.option("--tune-fusion", is_flag=True, help="扫描融合参数 Fusion")
-@click.option("--convert-quiz", "quiz_out", is_flag=False, flag_value="evals/datasets/quiz.jsonl",
-              type=click.Path(dir_okay=False, path_type=Path), help="把题库转换为问题集（默认写 evals/datasets/quiz.jsonl）")
+@click.option("--convert-quiz", "quiz_out", is_flag=False, flag_value=":default:",
+              help="把题库转换为问题集，写入给定文件（不给文件名时写 evals/datasets/quiz.jsonl）")
 @click.option("--quiz-bank", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="题库 JSON（可多次；默认语料旁的 questions/*.json）")
 @click.pass_context
@@ -305,6 +305,9 @@ def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, rege
             click.echo(f"\n报告已重新生成：{report_dir / 'report.md'}")
             return
         if quiz_out:
+            from evals.quizbank import DEFAULT_OUT
+
+            quiz_out = DEFAULT_OUT if quiz_out == ":default:" else Path(quiz_out)
             result = suite.convert_quiz(settings, list(quiz_bank) or suite.default_banks(settings), quiz_out,
                                         progress=_bar("定位题目"))
             for bank, kept, total in result.yields:
@@ -328,7 +331,8 @@ def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, rege
             return
         options = suite.EvalOptions(set_path=set_path, modes=suite.parse_modes(modes), k=k, limit=limit,
                                     answers=not no_answers, baseline=baseline, report_dir=report_dir)
-        out_dir, metrics = suite.run_eval(settings, options, progress=_bar("评测"))
+        out_dir, metrics = suite.run_eval(settings, options, progress=_bar("评测"),
+                                          build_progress=_bar("嵌入基线片段"))
     except (DjkbError, FileNotFoundError) as exc:
         _fail(exc)
     click.echo(render.summary_tables(metrics))

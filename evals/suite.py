@@ -62,8 +62,10 @@ def default_report_dir(root: Path) -> Path:
 
 
 def run_eval(settings: Settings, options: EvalOptions, progress: Progress | None = None,
-             searcher=None, answerer=None) -> tuple[Path, dict]:
+             searcher=None, answerer=None, build_progress: Progress | None = None) -> tuple[Path, dict]:
     """Run a question set and write its report; return the report directory and the metrics.
+
+    ``build_progress`` reports the one-time embedding of the baseline's store.
 
     Raises DatasetError for a bad question set and DjkbError for an empty or unusable knowledge base.
     """
@@ -78,7 +80,7 @@ def run_eval(settings: Settings, options: EvalOptions, progress: Progress | None
     if options.baseline:
         from .baseline import Baseline
 
-        baseline = Baseline(settings, Path(options.reports_root) / BASELINE_CACHE, progress=progress, k=options.k)
+        baseline = Baseline(settings, Path(options.reports_root) / BASELINE_CACHE, progress=build_progress, k=options.k)
         retrievers += baseline.retrievers()
         modes += [r.mode for r in baseline.retrievers()]
     records = run(questions, retrievers, cache=out_dir / RESULTS, k=options.k,

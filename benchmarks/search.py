@@ -1,0 +1,108 @@
+"""Search benchmark: warm latency p50/p95 per mode on the corpus and on a 10× enlarged copy; searcher memory.
+
+    python -m benchmarks.search [--kb-dir .djkb] [--factor 10] [--queries evals/datasets/dev.jsonl]
+
+The enlarged knowledge base reuses the stored chunks and vectors: each copy gets new ids, its text a copy
+suffix, and its vector a little noise, so both indexes really hold 10× the chunks without re-embedding.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from kb.base import KnowledgeBase
+from kb.catalog import Catalog
+from kb.config import load_settings
+from kb.retrieve import MODES, Searcher
+
+from .common import percentiles, rss_mb
+
+
+def load_queries(path: Path, limit: int) -> list[str]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r["question"] for r in rows][:limit]
+
+
+def measure(searcher: Searcher, queries: list[str]) -> dict[str, tuple[float, float]]:
+    """Return (p50, p95) milliseconds per mode, after one warm-up pass."""
+    out = {}
+    for mode in MODES:
+        for q in queries[:5]:
+            searcher.search(q, k=10, mode=mode)
+        samples = []
+        for q in queries:
+            t0 = time.perf_counter()
+            searcher.search(q, k=10, mode=mode)
+            samples.append((time.perf_counter() - t0) * 1000)
+        out[mode] = percentiles(samples)
+    return out
+
+
+def enlarge(src: KnowledgeBase, dest_dir: Path, factor: int) -> KnowledgeBase:
+    """Write a knowledge base holding ``factor`` copies of ``src``'s documents into ``dest_dir``."""
+    from ingest.pipeline import rebuild_lexical
+
+    shutil.rmtree(dest_dir, ignore_errors=True)
+    kb = KnowledgeBase.open(replace(src.settings, kb_dir=dest_dir, chroma_url=None), embedder=src.embedder)
+    manifest = src.catalog.load()
+    out = Catalog(dest_dir).load()
+    out.model = manifest.model
+    rng = np.random.default_rng(0)
+    for doc_id, entry in manifest.documents.items():
+        doc, chunks, tokens = src.catalog.read_doc(doc_id)
+        vectors = src.store.vectors([c.chunk_id for c in chunks])
+        for copy in range(factor):
+            new_id = f"{doc_id}x{copy}"
+            new_chunks = [replace(c, chunk_id=f"{new_id}-{i:04d}", doc_id=new_id) for i, c in enumerate(chunks)]
+            noisy = np.stack([vectors[c.chunk_id] for c in chunks]) + rng.normal(0, 0.01, (len(chunks), src.embedder.dim))
+            noisy = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+            kb.catalog.write_doc(replace(doc, doc_id=new_id), new_chunks, tokens)
+            kb.store.upsert(new_chunks, noisy)
+            out.documents[new_id] = replace(entry, doc_id=new_id, chunk_ids=tuple(c.chunk_id for c in new_chunks),
+                                            sources=tuple(f"{s}#copy{copy}" for s in entry.sources))
+    Catalog(dest_dir).commit(out)
+    rebuild_lexical(kb, Catalog(dest_dir).load())
+    return kb
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kb-dir", type=Path, default=None)
+    ap.add_argument("--factor", type=int, default=10)
+    ap.add_argument("--queries", type=Path, default=Path("evals/datasets/dev.jsonl"))
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--enlarged-dir", type=Path, default=Path(".djkb-bench-enlarged"))
+    args = ap.parse_args()
+    settings = load_settings(kb_dir=args.kb_dir)
+    queries = load_queries(args.queries, args.limit)
+    base_rss = rss_mb()
+    t0 = time.perf_counter()
+    kb = KnowledgeBase.open(settings)
+    searcher = Searcher(kb)
+    searcher.search("党员", k=1)
+    load_s = time.perf_counter() - t0
+    print(f"knowledge base: {settings.kb_dir}  chunks: {len(searcher.chunks)}  queries: {len(queries)}")
+    print(f"searcher load (model + chunks + BM25, cold): {load_s:.2f} s; resident memory: {rss_mb():.0f} MiB "
+          f"(+{rss_mb() - base_rss:.0f} MiB over the bare interpreter with imports)")
+    for mode, (p50, p95) in measure(searcher, queries).items():
+        print(f"  {mode:<8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+    if args.factor > 1:
+        t0 = time.perf_counter()
+        big = enlarge(kb, args.enlarged_dir, args.factor)
+        built = time.perf_counter() - t0
+        big_searcher = Searcher(big)
+        print(f"enlarged ×{args.factor}: {len(big_searcher.chunks)} chunks (built in {built:.0f} s); "
+              f"resident memory now {rss_mb():.0f} MiB")
+        for mode, (p50, p95) in measure(big_searcher, queries).items():
+            print(f"  {mode:<8} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+        shutil.rmtree(args.enlarged_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -86,7 +86,7 @@ def per_doc_bars(per_doc: Mapping[str, Mapping[str, tuple[str, float, int]]], pa
     ax.invert_yaxis()
     ax.set_xlim(0, 1.02)
     ax.set_xlabel("hit@5")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.set_title("各文档 hit@5（括号内为问题数）")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

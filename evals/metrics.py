@@ -17,8 +17,8 @@ from .records import Passage
 
 CUTOFFS = (1, 3, 5, 10)
 FAITHFUL_OVERLAP = 0.6
-# Extractive answers put markers after the full stop ("……。[1]"): move them before it so they stay with their sentence.
-_TRAILING_MARKERS = re.compile(r"([。！？；!?;])\s*((?:\[\d{1,2}\])+)")
+_MARKER_GROUP = re.compile(r"((?:\s*\[\d{1,2}\])+)")
+_WORD = re.compile(r"\w")
 
 Matched = Sequence[frozenset[int]]
 
@@ -92,25 +92,35 @@ def citation_article(citations: Sequence[Passage], gold: Sequence[Gold],
     return ok / len(places)
 
 
+def claims(answer: str) -> list[tuple[str, tuple[int, ...]]]:
+    """Return the answer's sentences, each with the markers of the run it belongs to.
+
+    A marker group ``[1][2]`` covers every sentence since the previous group, so a quoted article ending in one
+    ``[1]`` is cited as a whole; sentences after the last group cite nothing.
+    """
+    pieces = _MARKER_GROUP.split(answer)
+    out = []
+    for text, group in zip(pieces[0::2], pieces[1::2] + [""]):
+        cited = tuple(dict.fromkeys(int(n) for n in MARKER.findall(group)))
+        for s, e in split_sentences(text):
+            if _WORD.search(text[s:e]):
+                out.append((text[s:e], cited))
+    return out
+
+
 def faithfulness(answer: str, passages: Mapping[int, str]) -> float | None:
-    """Return the share of answer sentences supported by a passage they cite.
+    """Return the share of answer sentences supported by a passage they cite (see ``claims``).
 
     Supported: at least FAITHFUL_OVERLAP of the sentence's canonical characters occur in one cited passage
     (characters, not ROUGE tokens, which score Chinese as 0). A sentence citing nothing is unsupported.
     Returns None for an answer without sentences.
     """
-    answer = _TRAILING_MARKERS.sub(r"\2\1", answer)
-    sentences = [answer[s:e] for s, e in split_sentences(answer)]
-    sentences = [s for s in sentences if MARKER.sub("", s).strip()]
-    if not sentences:
+    found = claims(answer)
+    if not found:
         return None
-    good = 0
-    for s in sentences:
-        claim = MARKER.sub("", s)
-        cited = [passages[int(n)] for n in MARKER.findall(s) if int(n) in passages]
-        if any(char_overlap(claim, p) >= FAITHFUL_OVERLAP for p in cited):
-            good += 1
-    return good / len(sentences)
+    good = sum(1 for sentence, cited in found
+               if any(char_overlap(sentence, passages[n]) >= FAITHFUL_OVERLAP for n in cited if n in passages))
+    return good / len(found)
 
 
 def mean(values: Iterable[float | None]) -> float | None:

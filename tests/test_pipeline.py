@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from fixtures import regulation_text, write_corpus
+from ingest.chunker import chunk_document
 from ingest.pipeline import ingest, recover, remove
+from ingest.structure import make_document
 from kb.base import KnowledgeBase
 from kb.catalog import Catalog
 from kb.errors import NotFound
@@ -196,3 +198,26 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path):
     assert len(kb.catalog.load().documents) == len(paths)
     hits = Searcher(kb).search("测试工作条例十二第五条", k=1)
     assert hits[0].chunk.article == "第五条" and hits[0].chunk.doc_title == "测试工作条例十二"
+
+
+def test_docx_and_pdf_keep_text_and_structure(hash_kb, tmp_path, corpus_dir):
+    from test_readers import REGULATION, _docx_bytes, _pdf_bytes
+
+    folder = tmp_path / "office"
+    folder.mkdir()
+    (folder / "条例.docx").write_bytes(_docx_bytes())
+    original = (corpus_dir / REGULATION).read_text(encoding="utf-8")
+    (folder / "条例.pdf").write_bytes(_pdf_bytes([line.strip() for line in original.splitlines() if line.strip()]))
+    report = ingest(hash_kb, [folder])
+    assert len(report.added) == 2, report.to_dict()
+    entries = {Path(e.sources[0]).suffix: e for e in hash_kb.catalog.load().documents.values()}
+    docx_doc, docx_chunks, _ = hash_kb.catalog.read_doc(entries[".docx"].doc_id)
+    assert [c.article for c in docx_chunks if c.article] == ["第一条", "第二条", "第三条"]
+    assert docx_chunks[1].heading_path == ("第一章 总则", "第一条")
+    assert "三会一课" in docx_doc.text
+    pdf_entry = entries[".pdf"]
+    assert pdf_entry.doc_type == "regulation" and pdf_entry.audit.ok
+    pdf_doc, pdf_chunks, _ = hash_kb.catalog.read_doc(pdf_entry.doc_id)
+    reference, _ = chunk_document(make_document(original, "ref", Path(REGULATION).name))
+    assert [c.article for c in pdf_chunks] == [c.article for c in reference]
+    assert pdf_entry.articles == 34

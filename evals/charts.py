@@ -51,12 +51,18 @@ def latency_histogram(latencies: Mapping[str, Sequence[float]], path: Path) -> P
     """Write one latency histogram (milliseconds) per mode, side by side, to ``path``."""
     plt = _pyplot()
     items = [(m, v) for m, v in latencies.items() if v]
-    fig, axes = plt.subplots(1, max(1, len(items)), figsize=(3.2 * max(1, len(items)), 3.2), squeeze=False)
-    for ax, (mode, values) in zip(axes[0], items):
+    cols = min(4, max(1, len(items)))
+    rows = -(-max(1, len(items)) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax, (mode, values) in zip(flat, items):
         ax.hist(values, bins=20, color="#c0392b" if mode == ANSWER_MODE else "#2c7fb8")
         ax.set_title(mode)
         ax.set_xlabel("ms")
-    axes[0][0].set_ylabel("问题数")
+    for ax in flat[len(items):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("问题数")
     fig.suptitle("延迟分布")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -209,7 +209,8 @@ def policy_table(scores: Sequence, best, current=None) -> str:
     out = ("拒答阈值扫描：单元格为 拒答召回/误拒率（行 min_coverage，列 min_dense）\n\n"
            + table(["cov \\ dense"] + [f"{d:.2f}" for d in dens], rows))
     if current is not None:
-        out += (f"\n\n当前默认 RefusalPolicy(min_coverage={current.policy.min_coverage}, min_dense={current.policy.min_dense})："
+        p = current.policy
+        out += (f"\n\n当前默认 RefusalPolicy(min_coverage={p.min_coverage}, min_dense={p.min_dense})："
                 f"拒答召回 {current.refusal_recall:.3f}，误拒率 {current.false_refusal_rate:.3f}")
     if best is None:
         return out + "\n\n没有误拒率 ≤ 0.05 的设置。"

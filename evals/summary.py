@@ -114,7 +114,8 @@ def summarize(questions: Sequence[Question], records: Mapping[tuple[str, str], R
     rows = [(q, score_answer(q, records[(q.id, ANSWER_MODE)])) for q in questions if (q.id, ANSWER_MODE) in records]
     if rows:
         out["answers"] = _groups(rows, titles, _answer_group)
-    out["misses"] = misses(questions, records, k)
+    ours = [m for m in modes if not m.startswith("baseline")]
+    out["misses"] = misses(questions, records, k, "hybrid" if "hybrid" in ours else (ours or ["hybrid"])[0])
     return out
 
 
@@ -125,11 +126,12 @@ def _top(rec: Record | None, n: int = 3) -> list[dict]:
              "excerpt": h.text[:90].replace("\n", " ") + ("…" if len(h.text) > 90 else "")} for h in rec.hits[:n]]
 
 
-def misses(questions: Sequence[Question], records: Mapping[tuple[str, str], Record], k: int) -> list[dict]:
-    """Return every hybrid hit@5 miss, wrong refusal and missed refusal, each with its top-3 hits."""
+def misses(questions: Sequence[Question], records: Mapping[tuple[str, str], Record], k: int,
+           mode: str = "hybrid") -> list[dict]:
+    """Return every hit@5 miss of ``mode``, wrong refusal and missed refusal, each with its top-3 hits."""
     out = []
     for q in questions:
-        hybrid = records.get((q.id, "hybrid"))
+        hybrid = records.get((q.id, mode))
         answer = records.get((q.id, ANSWER_MODE))
         base = {"id": q.id, "kind": q.kind, "question": q.question,
                 "gold": [{"doc": g.doc, "article": g.article, "evidence": g.evidence} for g in q.gold]}

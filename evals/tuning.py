@@ -141,7 +141,7 @@ def score_fusion(rows: Sequence[Rankings], fusion: Fusion) -> FusionScore:
 
 def sweep_fusion(rows: Sequence[Rankings], weights: Sequence[float] = LEXICAL_WEIGHTS,
                  ks: Sequence[int] = FUSION_KS) -> list[FusionScore]:
-    """Return the score of every (lexical weight, k) with dense weight 1 (only the ratio matters), plus lexical alone."""
+    """Return the score of every (lexical weight, k) with dense weight 1 (only the ratio matters), and lexical alone."""
     grid = [Fusion(1.0, w, k) for w in weights for k in ks] + [Fusion(0.0, 1.0, k) for k in ks[:1]]
     return [score_fusion(rows, f) for f in grid]
 

@@ -101,6 +101,14 @@ class Catalog:
             model=raw.get("model"), generation=raw.get("generation", 0),
         )
 
+    def stamp(self) -> tuple[int, int] | None:
+        """Return (mtime_ns, size) of the manifest, which changes with every commit; None before the first."""
+        try:
+            st = self.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
     def commit(self, manifest: Manifest) -> None:
         """Make ``manifest`` the committed state, bumping its generation."""
         manifest.generation += 1

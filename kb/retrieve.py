@@ -89,10 +89,15 @@ class Searcher:
         self.fusion = fusion
         self.tokenizer = get_tokenizer(str(kb.settings.user_dict) if kb.settings.user_dict else None)
         self._generation = -1
+        self._stamp: tuple[int, int] | None = None
         self.refresh()
 
     def refresh(self) -> None:
         """Reload chunks and the BM25 index if the knowledge base changed since they were loaded."""
+        stamp = self.kb.catalog.stamp()
+        if stamp == self._stamp:
+            return  # a stat is cheaper than parsing the manifest on every query
+        self._stamp = stamp
         manifest = self.kb.catalog.load()
         if manifest.generation == self._generation:
             return

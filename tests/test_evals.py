@@ -165,7 +165,8 @@ def test_summarize_scores_and_lists_misses():
     assert (hybrid["hit@1"], hybrid["hit@3"], hybrid["mrr@10"], hybrid["article@1"]) == (0.0, 1.0, 0.5, 0.0)
     assert hybrid["latency_p50_ms"] == 10.0
     a = m["answers"]["overall"]
-    assert (a["refusal_recall"], a["false_refusal_rate"], a["citation_hit"], a["citation_article"]) == (0.0, 0.0, 1.0, 1.0)
+    assert (a["refusal_recall"], a["false_refusal_rate"]) == (0.0, 0.0)
+    assert (a["citation_hit"], a["citation_article"]) == (1.0, 1.0)
     assert a["faithfulness"] == 1.0
     assert [x["category"] for x in m["misses"]] == ["漏拒答"]
     assert m["retrieval"]["hybrid"]["by_doc"]["r/党章.txt"]["title"] == "党章"
@@ -190,7 +191,8 @@ def test_write_report_regenerate_and_latest(tmp_path):
 def test_cache_keys_and_torn_lines(tmp_path):
     q = Question("a", "问题", "lookup", (Gold("d.txt", "证据"),))
     assert record_key(q, "hybrid", "kb1", 10) != record_key(q, "hybrid", "kb2", 10)
-    assert record_key(q, "hybrid", "kb1", 10) != record_key(Question("a", "改过的问题", "lookup", q.gold), "hybrid", "kb1", 10)
+    edited = Question("a", "改过的问题", "lookup", q.gold)
+    assert record_key(q, "hybrid", "kb1", 10) != record_key(edited, "hybrid", "kb1", 10)
     path = tmp_path / "results.jsonl"
     rec = Record("k", "a", "hybrid", "kb1", 1.0, (_p("证据"),))
     append_records(path, [rec])
@@ -201,7 +203,8 @@ def test_cache_keys_and_torn_lines(tmp_path):
 
 def test_compare_marks_changes():
     def metrics(hit5, frr, p50):
-        return {"meta": {"n_questions": 10}, "retrieval": {"hybrid": {"overall": {"hit@5": hit5, "latency_p50_ms": p50}}},
+        overall = {"hit@5": hit5, "latency_p50_ms": p50}
+        return {"meta": {"n_questions": 10}, "retrieval": {"hybrid": {"overall": overall}},
                 "answers": {"overall": {"false_refusal_rate": frr}}}
 
     text = compare_markdown(metrics(0.90, 0.10, 100.0), metrics(0.95, 0.05, 100.2), "A", "B")
@@ -248,9 +251,9 @@ def test_quiz_convert_writes_dev_format(tmp_path):
         {"question": "月亮是（）做的。", "answer": "奶酪"},
     ], ensure_ascii=False), encoding="utf-8")
     choice = tmp_path / "choice.json"
-    choice.write_text(json.dumps([{"type": "choice", "question": "（    ），制定本条例。", "options": {"A": "为了规范工作",
-                                   "B": "为了好玩"}, "answer": "A", "answer_text": "为了规范工作"}], ensure_ascii=False))
-    doc = _doc("第一条 为了规范工作，制定本条例。\n第二条 党员应当按期交纳党费，党费交纳情况应当公开。\n")
+    choice.write_text(json.dumps([{"type": "choice", "question": "（    ），根据党章制定本条例。", "options": {
+        "A": "为了规范党员教育管理工作", "B": "为了好玩"}, "answer": "A"}], ensure_ascii=False), encoding="utf-8")
+    doc = _doc("第一条 为了规范党员教育管理工作，根据党章制定本条例。\n第二条 党员应当按期交纳党费，党费交纳情况应当公开。\n")
     result = convert([bank, choice], [doc], Path("/c"))
     assert result.yields == (("bank.json", 1, 2), ("choice.json", 1, 1))
     q = result.questions[0]

@@ -62,8 +62,10 @@ def assess(searcher: Searcher, query: str, hits: Sequence[Hit]) -> Evidence:
     top = hits[:3]
     coverage = max(weighted_coverage(searcher, tokens, h.chunk.embedding_text()) for h in top)
     dense = max((h.dense for h in top if h.dense is not None), default=0.0)
-    pinned = bool(searcher.resolve_article(query, None)) and hits[0].chunk.article is not None
-    return Evidence(coverage, dense, pinned)
+    lookup = searcher.lookup_article(query)
+    if lookup.names_missing_article:
+        return Evidence(0.0, dense, False)
+    return Evidence(coverage, dense, bool(lookup.chunks) and hits[0].chunk.article is not None)
 
 
 _CLAUSE = re.compile(r"第([一二三四五六七八九十\d]+)款")
@@ -155,7 +157,7 @@ class Answerer:
         """Return the answer to ``query``; raises DjkbError for an empty query or knowledge base."""
         rewritten, hits, evidence = self.retrieve(query, history, filters)
         if not evidence.sufficient(self.policy):
-            return refusal(query, rewritten, hits)
+            return refusal(query, rewritten, hits, self._missing_article(rewritten))
         if self.llm is not None:
             from .generate import generate_answer
 
@@ -169,7 +171,7 @@ class Answerer:
         """Yield the growing answer text, then the final Answer (verified, in LLM mode)."""
         rewritten, hits, evidence = self.retrieve(query, history, filters)
         if not evidence.sufficient(self.policy):
-            yield refusal(query, rewritten, hits)
+            yield refusal(query, rewritten, hits, self._missing_article(rewritten))
             return
         if self.llm is not None:
             from .generate import stream_answer
@@ -186,15 +188,25 @@ class Answerer:
             yield shown
         yield answer
 
+    def _missing_article(self, query: str) -> str | None:
+        """Return why a named article cannot be quoted (no such document, or no such article), if so."""
+        lookup = self.searcher.lookup_article(query)
+        if not lookup.names_missing_article:
+            return None
+        if not lookup.docs:
+            return f"知识库中没有《{lookup.ref.doc_hint.strip('《》')}》。"
+        entry = self.searcher.manifest.documents[lookup.docs[0]]
+        return f"《{entry.title}》中没有{lookup.ref.label}（共 {entry.articles} 条）。"
+
     def _extractive(self, query: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
         text, chunks = compose(self.searcher, rewritten, hits)
         return Answer(query=query, rewritten_query=rewritten, answer=text, refused=False,
                       citations=tuple(Citation(n, c) for n, c in enumerate(chunks, 1)), related=tuple(hits[:5]))
 
 
-def refusal(query: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
+def refusal(query: str, rewritten: str, hits: Sequence[Hit], reason: str | None = None) -> Answer:
     """Return a refusal that lists the nearest passages as possibly related, not as an answer."""
-    text = REFUSAL_TEXT
+    text = REFUSAL_TEXT + (reason or "")
     if hits:
         text += "以下段落可能相关，仅供参考："
     return Answer(query=query, rewritten_query=rewritten, answer=text, refused=True, related=tuple(hits[:3]))

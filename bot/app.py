@@ -80,16 +80,17 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
                         ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="djkb-ask")
                     gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题")
                     with gr.Row():
-                        doc_type = gr.Dropdown(list(DOC_TYPE_CHOICES), value="", label="文档类型", elem_id="djkb-doc-type")
-                        doc = gr.Dropdown(service.doc_choices(), value="", label="限定文档", filterable=True,
-                                          elem_id="djkb-doc", scale=2)
+                        doc_type_box = gr.Dropdown(list(DOC_TYPE_CHOICES), value="", label="文档类型",
+                                                   elem_id="djkb-doc-type")
+                        doc_box = gr.Dropdown(service.doc_choices(), value="", label="限定文档", filterable=True,
+                                              elem_id="djkb-doc", scale=2)
                         clear_btn = gr.Button("清空对话", size="sm")
                 with gr.Column(scale=2):
                     gr.Markdown("### 引用依据")
                     cards = gr.HTML("<div class='djkb-cards'>提问后，这里显示回答所依据的原文段落。</div>",
                                     elem_id="djkb-cards")
 
-        def respond(message, chat, history, dtype, doc_id):
+        def respond(message, chat, history, doc_type, doc):
             message = (message or "").strip()
             if not message:
                 gr.Warning("请输入问题")
@@ -100,7 +101,7 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
             yield chat, "<div class='djkb-cards'>正在检索…</div>", gr.skip(), ""
             with _user_errors():
                 answer = None
-                for part in service.stream(message, list(history or []), dtype or "", doc_id or ""):
+                for part in service.stream(message, list(history or []), doc_type or "", doc or ""):
                     if isinstance(part, Answer):
                         answer = part
                     else:
@@ -114,10 +115,11 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
                                       service.contexts(shown))
             yield chat, html, list(history or []) + [turn_for(answer)], gr.skip()
 
-        gr.on([question.submit, ask_btn.click], respond, inputs=[question, chatbot, turns, doc_type, doc],
+        gr.on([question.submit, ask_btn.click], respond, inputs=[question, chatbot, turns, doc_type_box, doc_box],
               outputs=[chatbot, cards, turns, question], api_name="chat", concurrency_limit=4)
         clear_btn.click(lambda: ([], [], "<div class='djkb-cards'></div>"), outputs=[chatbot, turns, cards],
                         api_visibility="private")
+        chatbot.clear(lambda: ([], "<div class='djkb-cards'></div>"), outputs=[turns, cards], api_visibility="private")
 
         # ---------------------------------------------------------------- 学习材料
         with gr.Tab("学习材料", id="study"):
@@ -131,8 +133,8 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
                 study_btn = gr.Button("生成学习材料", variant="primary", elem_id="djkb-study")
                 export_btn = gr.Button("导出 Markdown 和 Word", elem_id="djkb-export")
             with gr.Row():
-                md_file = gr.File(label="Markdown 文件", interactive=False)
-                docx_file = gr.File(label="Word 文件（.docx）", interactive=False)
+                md_file = gr.File(label="Markdown 文件", interactive=False, height=90)
+                docx_file = gr.File(label="Word 文件（.docx）", interactive=False, height=90)
             study_view = gr.HTML(elem_id="djkb-study-view")
 
         def make_study(t, n, s):
@@ -154,7 +156,7 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
 
         # ---------------------------------------------------------------- 知识库
         with gr.Tab("知识库", id="kb"):
-            gr.Markdown(("🔒 " if not access.writable else "") + access.note, elem_id="djkb-access")
+            gr.Markdown(access.note, elem_id="djkb-access")
             password = gr.Textbox(label="管理员密码", type="password", visible=access.needs_password,
                                   elem_id="djkb-password")
             with gr.Row(equal_height=False):
@@ -172,7 +174,8 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
                                       interactive=access.writable)
                     reingest_btn = gr.Button("重新导入", interactive=access.writable)
             kb_status = gr.Markdown(elem_id="djkb-kb-status")
-            kb_detail = gr.JSON(label="导入详情", visible=False)
+            with gr.Accordion("导入详情（JSON）", open=False):
+                kb_detail = gr.JSON(label="导入详情")
             docs_table = gr.Dataframe(_doc_rows(service), headers=DOC_HEADERS, interactive=False, wrap=True,
                                       label="知识库文档", max_height=480, elem_id="djkb-docs")
             refresh_btn = gr.Button("刷新列表", size="sm")
@@ -182,30 +185,30 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
             with _user_errors():
                 outcomes = service.upload(pairs, pw, progress=lambda name, i, total: progress(
                     (i, total), desc=f"正在导入 {name}"))
-            lines = [("✅ " if o.ok else "❌ ") + f"{o.name}：{o.message}" for o in outcomes]
+            lines = [("【成功】" if o.ok else "【失败】") + f"{o.name}：{o.message}" for o in outcomes]
             detail = {"files": [o.to_dict() for o in outcomes]}
-            return ("\n".join(f"- {escape(x)}" for x in lines), gr.JSON(detail, visible=True),
+            return ("\n".join(f"- {escape(x)}" for x in lines), detail,
                     _doc_rows(service), *doc_updates(), None)
 
         def delete_ui(doc_id, pw):
             with _user_errors():
                 message = service.delete(doc_id or "", pw)
-            return f"✅ {escape(message)}", _doc_rows(service), *doc_updates()
+            return f"【成功】{escape(message)}", _doc_rows(service), *doc_updates()
 
         def reingest_ui(src, pw, progress=gr.Progress()):
             with _user_errors():
                 report = service.reingest(src, pw, progress=lambda name, i, total: progress(
                     (i, total), desc=f"正在导入 {name}"))
-            return (escape(report_summary(report)), gr.JSON(report.to_dict(), visible=True),
+            return (escape(report_summary(report)), report.to_dict(),
                     _doc_rows(service), *doc_updates())
 
         upload_btn.click(upload, inputs=[files, password],
-                         outputs=[kb_status, kb_detail, docs_table, doc, del_doc, files], api_name="upload")
-        del_btn.click(delete_ui, inputs=[del_doc, password], outputs=[kb_status, docs_table, doc, del_doc],
+                         outputs=[kb_status, kb_detail, docs_table, doc_box, del_doc, files], api_name="upload")
+        del_btn.click(delete_ui, inputs=[del_doc, password], outputs=[kb_status, docs_table, doc_box, del_doc],
                       api_visibility="private")
         reingest_btn.click(reingest_ui, inputs=[source, password],
-                           outputs=[kb_status, kb_detail, docs_table, doc, del_doc], api_visibility="private")
-        refresh_btn.click(lambda: (_doc_rows(service), *doc_updates()), outputs=[docs_table, doc, del_doc],
+                           outputs=[kb_status, kb_detail, docs_table, doc_box, del_doc], api_visibility="private")
+        refresh_btn.click(lambda: (_doc_rows(service), *doc_updates()), outputs=[docs_table, doc_box, del_doc],
                           api_visibility="private")
 
         # ---------------------------------------------------------------- 评测
@@ -223,14 +226,14 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
 
         eval_refresh.click(eval_view, outputs=[eval_md, eval_charts], api_visibility="private")
         demo.load(lambda: (*eval_view(), _doc_rows(service), *doc_updates()),
-                  outputs=[eval_md, eval_charts, docs_table, doc, del_doc], api_visibility="private")
+                  outputs=[eval_md, eval_charts, docs_table, doc_box, del_doc], api_visibility="private")
 
         _register_api(gr, service)
     return demo
 
 
 def _register_api(gr, service: Service) -> None:
-    """Register the JSON endpoints /ask, /search, /outline, /quiz, /documents, /context, /delete, /reingest, /eval_report."""
+    """Register the JSON endpoints: /ask /search /outline /quiz /documents /context /delete /reingest /eval_report."""
 
     def ask(question: str, doc_type: str = "", doc: str = "") -> dict:
         """Answer a question with citations (the JSON of `djkb ask --json`)."""
@@ -280,8 +283,9 @@ def _register_api(gr, service: Service) -> None:
         if chunk is None:
             raise gr.Error(f"没有片段 {chunk_id}")
         ctx = service.context(chunk)
+        around = ctx.to_dict() if ctx else {"before": "", "focus": chunk.text, "after": ""}
         return {"chunk_id": chunk_id, "doc_title": chunk.doc_title, "heading_path": chunk.heading,
-                "article": chunk.article, **(ctx.to_dict() if ctx else {"before": "", "focus": chunk.text, "after": ""})}
+                "article": chunk.article, **around}
 
     def delete(doc: str, password: str = "") -> dict:
         """Delete a document by id or title (needs the admin password when one is set)."""

@@ -5,6 +5,7 @@ knowledge base checks the write policy here, so no endpoint can skip it.
 """
 from __future__ import annotations
 
+import math
 import tempfile
 import threading
 from collections import OrderedDict
@@ -26,6 +27,7 @@ Progress = Callable[[str, int, int], None]
 DOC_TYPE_CHOICES = (("全部类型", ""), ("党内法规", "regulation"), ("讲话与学习材料", "speech"), ("其他文件", "other"))
 SOURCES = ("uploads", "corpus")
 MAX_CACHED_DOCS = 16
+COMMON_IDF = math.log(20)  # the BM25 idf of a word found in 5% of the passages
 
 
 def default_reports_dir() -> Path:
@@ -168,8 +170,12 @@ class Service:
         return out
 
     def query_words(self, query: str) -> list[str]:
-        """Return the query's content words, for highlighting."""
-        return self.searcher.tokenizer(query)
+        """Return the query's words worth highlighting: long ones and those in under 5% of passages.
+
+        Words such as 党员 occur in a large share of passages; marking them everywhere would hide the useful marks.
+        """
+        words = dict.fromkeys(self.searcher.tokenizer(query))
+        return [w for w in words if len(w) >= 3 or self.searcher.token_weight(w) >= COMMON_IDF]
 
     def ask(self, question: str, doc_type: str = "", doc: str = "") -> Answer:
         """Return the answer to ``question``; raises DjkbError."""

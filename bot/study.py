@@ -122,7 +122,7 @@ class StudyOutline:
 
 @dataclass(frozen=True)
 class QuizItem:
-    """A fill-in-the-blank (``fill``) or four-option (``choice``) question; ``question`` with the blank filled is ``sentence``."""
+    """A fill-in (``fill``) or four-option (``choice``) question; ``question`` with the blank filled is ``sentence``."""
 
     kind: Literal["fill", "choice"]
     question: str
@@ -169,7 +169,7 @@ def _bigrams(text: str) -> set[str]:
 
 
 def near_duplicate(a: str, b: str, threshold: float = 0.7) -> bool:
-    """Return whether two sentences say the same thing: one contains the other, or their character bigrams mostly agree."""
+    """Return whether two sentences say the same thing: one contains the other, or their bigrams mostly agree."""
     ka, kb = _key(a), _key(b)
     if not ka or not kb:
         return ka == kb
@@ -181,7 +181,7 @@ def near_duplicate(a: str, b: str, threshold: float = 0.7) -> bool:
 
 
 def _hits(searcher: Searcher, topic: str, k: int, filters: Filters | None) -> list[tuple[Chunk, int]]:
-    """Return chunks for ``topic`` with their rank; regulations are searched separately so that they are never crowded out."""
+    """Return chunks for ``topic`` with their rank; regulations are also searched alone so they are never crowded out."""
     filters = filters or Filters()
     found: dict[str, tuple[Chunk, int]] = {}
     for hit in searcher.search(topic, k=k, filters=filters):
@@ -288,7 +288,11 @@ def number_distractors(answer: str, rng: random.Random) -> tuple[str, ...]:
     except ValueError:
         return ()
     unit, arabic = m.group("unit"), m.group("num").isdecimal()
-    near = {value + 1, value + 2, value - 1, value * 2, value * 3, value // 2, value + 3, value + 5}
+    # Small amounts vary by one or two (一年/两年/三年); larger ones by round steps (十五日/十日/二十日).
+    if value < 10:
+        near = {value + 1, value + 2, value - 1, value * 2, value * 3, value // 2, value + 3, value + 5}
+    else:
+        near = {value + 5, value - 5, value * 2, value // 2, value + 10, value - 10}
     choices = sorted(v for v in near if v > 0 and v != value)
     # Nearest amounts first, so the options stay plausible; the seed breaks ties.
     choices.sort(key=lambda v: (abs(math.log(v / value)), rng.random()))
@@ -315,7 +319,7 @@ def _shared_prefix(a: str, b: str) -> int:
 
 
 def similar_words(answer: str, pool: Sequence[str], sentence: str, rng: random.Random) -> tuple[str, ...]:
-    """Return three words of ``pool`` most like ``answer`` in ending, beginning and length, none occurring in ``sentence``."""
+    """Return three words of ``pool`` most like ``answer`` (ending, beginning, length) that ``sentence`` lacks."""
     seen = set()
     cands = []
     for w in pool:
@@ -387,7 +391,7 @@ def _vocabulary(searcher: Searcher, candidates: Sequence[_Candidate]) -> list[st
 
 def make_quiz(searcher: Searcher, topic: str, *, n: int = 10, seed: int = 0, filters: Filters | None = None,
               k: int = 40) -> list[QuizItem]:
-    """Return up to ``n`` questions on ``topic``, alternating multiple choice and fill-in; deterministic for ``seed``."""
+    """Return up to ``n`` questions on ``topic``, alternately multiple choice and fill-in; deterministic per ``seed``."""
     rng = random.Random(seed)
     candidates = _candidates(searcher, topic, k, filters, QUIZ_SENTENCE_CHARS)
     vocabulary = _vocabulary(searcher, candidates)
@@ -415,7 +419,8 @@ def make_quiz(searcher: Searcher, topic: str, *, n: int = 10, seed: int = 0, fil
             opts = [blank.answer, *blank.distractors]
             rng.shuffle(opts)
             options, index = tuple(opts), opts.index(blank.answer)
-        items.append(QuizItem(kind, question, blank.answer, cand.text, Source.of(cand.chunk), blank.kind, options, index))
+        items.append(QuizItem(kind, question, blank.answer, cand.text, Source.of(cand.chunk), blank.kind,
+                              options, index))
         answers[blank.answer] = answers.get(blank.answer, 0) + 1
         per_article[where] = per_article.get(where, 0) + 1
     return items

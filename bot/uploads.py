@@ -15,7 +15,8 @@ from kb.errors import DjkbError
 
 UPLOADS_DIR = "uploads"
 MAX_NAME_BYTES = 150
-_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))})
+_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                       *(f"lpt{i}" for i in range(1, 10))})
 _UNSAFE = re.compile(r'[<>:"|?*]')
 
 
@@ -108,9 +109,9 @@ def _digest(path: Path) -> str:
 
 
 def store_upload(src: Path, name: str, uploads_dir: Path) -> Path:
-    """Copy ``src`` into ``uploads_dir`` as ``safe_filename(name)``; a taken name gets ``-2``, ``-3``… unless same content.
+    """Copy ``src`` into ``uploads_dir`` as ``safe_filename(name)``; a taken name gets ``-2``, ``-3``…
 
-    Returns the stored path; re-uploading identical content returns the existing file.
+    Returns the stored path; identical content under a taken name returns the existing file.
     """
     uploads_dir.mkdir(parents=True, exist_ok=True)
     base = safe_filename(name)

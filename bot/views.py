@@ -18,7 +18,8 @@ from .export import KIND_LABELS, TYPE_LABELS, answer_text
 from .study import QuizItem, StudyOutline
 
 NO_EVIDENCE = "知识库中没有找到相关依据"
-CONTEXT_CHARS = 600
+CONTEXT_BEFORE = 240
+CONTEXT_AFTER = 600
 
 CSS = """
 .djkb-cards {display: flex; flex-direction: column; gap: 10px;}
@@ -81,13 +82,17 @@ class Context:
         return {"before": self.before, "focus": self.focus, "after": self.after}
 
 
-def context_window(text: str, start: int, end: int, radius: int = CONTEXT_CHARS) -> Context:
-    """Return the span ``text[start:end]`` with about ``radius`` characters on each side, cut at line breaks."""
-    lo = max(0, start - radius)
+def context_window(text: str, start: int, end: int, before: int = CONTEXT_BEFORE,
+                   after: int = CONTEXT_AFTER) -> Context:
+    """Return the span ``text[start:end]`` with some characters on each side, cut at line breaks.
+
+    Little comes before the passage so that it shows near the top of the scrolling box.
+    """
+    lo = max(0, start - before)
     if lo > 0:
         nl = text.find("\n", lo, start)
         lo = nl + 1 if nl >= 0 else lo
-    hi = min(len(text), end + radius)
+    hi = min(len(text), end + after)
     if hi < len(text):
         nl = text.rfind("\n", end, hi)
         hi = nl if nl >= 0 else hi
@@ -144,8 +149,8 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
         if not outline.groups:
             parts.append("<p>知识库中没有找到与该主题相关的要求。</p>")
         for g in outline.groups:
-            parts.append(f"<h3>《{escape(g.doc_title)}》<span class='djkb-src'>（{TYPE_LABELS.get(g.doc_type, g.doc_type)}）"
-                         "</span></h3><ul>")
+            kind = TYPE_LABELS.get(g.doc_type, g.doc_type)
+            parts.append(f"<h3>《{escape(g.doc_title)}》<span class='djkb-src'>（{kind}）</span></h3><ul>")
             for p in g.points:
                 where = p.source.article or p.source.heading
                 src = f" <span class='djkb-src'>（{escape(where)}）</span>" if where else ""
@@ -160,7 +165,8 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
             parts.append(f"<li>【{KIND_LABELS[item.kind]}】{escape(item.question)}{opts}</li>")
         parts.append("</ol><details><summary>参考答案</summary><ol>")
         for item in quiz:
-            parts.append(f"<li>{escape(answer_text(item))} <span class='djkb-src'>——{escape(item.source.label())}</span></li>")
+            src = escape(item.source.label())
+            parts.append(f"<li>{escape(answer_text(item))} <span class='djkb-src'>——{src}</span></li>")
         parts.append("</ol></details>")
     parts.append("</div>")
     return "".join(parts)

@@ -16,8 +16,8 @@ from .matching import matched_places
 
 Progress = Callable[[str, int, int], None]
 
-COVERAGE_GRID = tuple(round(0.30 + 0.05 * i, 2) for i in range(12))  # 0.30 … 0.85
-DENSE_GRID = tuple(round(0.74 + 0.01 * i, 2) for i in range(14))  # 0.74 … 0.87
+COVERAGE_GRID = tuple(round(0.20 + 0.05 * i, 2) for i in range(13))  # 0.20 … 0.80
+DENSE_GRID = tuple(round(0.72 + 0.01 * i, 2) for i in range(17))  # 0.72 … 0.88
 LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 FUSION_KS = (5, 10, 20, 40, 60)
 MIN_RECALL = 0.9

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from .articles import find_article_ref, match_title
+from .articles import ArticleRef, find_article_ref, match_title
 from .base import KnowledgeBase
 from .catalog import Manifest
 from .errors import DjkbError, KnowledgeBaseEmpty
@@ -60,6 +60,20 @@ class Filters:
                 continue
             out.add(doc_id)
         return out
+
+
+@dataclass(frozen=True)
+class ArticleLookup:
+    """An article reference in a query, the documents it names and the chunks it resolves to."""
+
+    ref: ArticleRef | None
+    docs: tuple[str, ...]
+    chunks: tuple[Chunk, ...]
+
+    @property
+    def names_missing_article(self) -> bool:
+        """Whether the query names a document title and an article that the knowledge base does not hold."""
+        return self.ref is not None and self.ref.names_title and not self.chunks
 
 
 def fuse(rankings: Iterable[tuple[float, list[str]]], k: int) -> dict[str, float]:
@@ -137,11 +151,11 @@ class Searcher:
         return sorted((c for c in self.chunks.values() if c.doc_id == doc_id and c.article == label),
                       key=lambda c: c.char_start)
 
-    def resolve_article(self, query: str, allowed: set[str] | None) -> list[Chunk]:
-        """Return the chunks of the article a query names (``党章第十条``), or [] if it names none that exists."""
+    def lookup_article(self, query: str, allowed: set[str] | None = None) -> ArticleLookup:
+        """Return what a query's article reference (``党章第十条``) resolves to, if it has one."""
         ref = find_article_ref(query)
         if ref is None:
-            return []
+            return ArticleLookup(None, (), ())
         docs = self.manifest.documents
         candidates = [d for d in docs if allowed is None or d in allowed]
         if ref.doc_hint:
@@ -154,8 +168,12 @@ class Searcher:
         for doc_id in named:
             found = self.article_chunks(doc_id, ref.label)
             if found:
-                return found
-        return []
+                return ArticleLookup(ref, tuple(named), tuple(found))
+        return ArticleLookup(ref, tuple(named), ())
+
+    def resolve_article(self, query: str, allowed: set[str] | None) -> list[Chunk]:
+        """Return the chunks of the article a query names, or [] if it names none that exists."""
+        return list(self.lookup_article(query, allowed).chunks)
 
     def search(self, query: str, *, k: int = 10, mode: Mode = "hybrid", filters: Filters | None = None) -> list[Hit]:
         """Return the ``k`` best hits for ``query``; raises KnowledgeBaseEmpty and DjkbError on bad input."""

@@ -1,0 +1,122 @@
+"""The web app in Debian's Chromium through Playwright: asking with citation cards, uploading through the page."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_app import PASSWORD, SCRIPT, UNIQUE, note, serve, tiny, tiny_template  # noqa: F401  (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.corpus]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian Chromium is not installed at /usr/bin/chromium (run `make system-deps`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def corpus_url(corpus_settings, searcher, tmp_path_factory):
+    settings = corpus_settings.with_(admin_password=PASSWORD)
+    with serve(settings, searcher, tmp_path_factory.mktemp("reports")) as (url, _):
+        yield url
+
+
+def ask(page, question: str):
+    """Type a question, send it and return the locator of the first citation card once it shows."""
+    from playwright.sync_api import expect
+
+    page.locator("#djkb-question textarea").fill(question)
+    page.locator("#djkb-ask").click()
+    card = page.locator("#djkb-cards .djkb-card").first
+    expect(card).to_be_visible()
+    return card
+
+
+def test_ask_shows_the_answer_and_its_citation_card(page, corpus_url, artifacts):
+    from playwright.sync_api import expect
+
+    page.goto(corpus_url)
+    card = ask(page, "预备党员的预备期是多长时间？")
+    expect(page.locator("#djkb-chat")).to_contain_text("预备期为一年")
+    expect(card).to_contain_text("《中国共产党章程》")
+    expect(card).to_contain_text("第七条")
+    expect(card.locator("mark").first).to_be_visible()
+    context = card.locator("details.djkb-ctx")
+    expect(context.locator(".djkb-ctx-body")).to_be_hidden()
+    context.locator("summary").click()
+    expect(context.locator(".djkb-ctx-body")).to_be_visible()
+    expect(context.locator(".djkb-here")).to_contain_text("预备党员的预备期为一年")
+    page.screenshot(path=str(artifacts / "browser_ask.png"), full_page=True)
+
+
+def test_refusal_shows_possibly_related_passages(page, corpus_url, artifacts):
+    from playwright.sync_api import expect
+
+    page.goto(corpus_url)
+    ask(page, "怎样用Python写一个快速排序？")
+    expect(page.locator("#djkb-cards")).to_contain_text("知识库中没有找到相关依据")
+    expect(page.locator("#djkb-cards .djkb-badge").first).to_have_text("可能相关")
+    page.screenshot(path=str(artifacts / "browser_refusal.png"), full_page=True)
+
+
+def test_study_tab_generates_an_outline_and_quiz(page, corpus_url, artifacts):
+    from playwright.sync_api import expect
+
+    page.goto(corpus_url)
+    page.get_by_role("tab", name="学习材料").click()
+    page.locator("#djkb-topic textarea").fill("民主生活会")
+    page.locator("#djkb-study").click()
+    view = page.locator("#djkb-study-view")
+    expect(view).to_contain_text("要点提纲：民主生活会")
+    expect(view).to_contain_text("练习题")
+    expect(view.locator("h3").first).to_contain_text("《")
+    page.screenshot(path=str(artifacts / "browser_study.png"), full_page=True)
+
+
+def test_upload_through_the_page_then_ask(page, tiny, tmp_path, artifacts):
+    from playwright.sync_api import expect
+
+    settings, searcher = tiny()
+    src = note(tmp_path, "青松夜读制度.txt", f"青松夜读制度\n{UNIQUE}\n注意：{SCRIPT}\n")
+    with serve(settings, searcher) as (url, _):
+        page.goto(url)
+        page.get_by_role("tab", name="知识库").click()
+        page.locator("#djkb-files input[type=file]").set_input_files(str(src))
+        expect(page.locator("#djkb-files")).to_contain_text("青松夜读制度.txt")
+        page.locator("#djkb-upload").click()
+        expect(page.locator("#djkb-kb-status")).to_contain_text("已导入：《青松夜读制度》")
+        expect(page.locator("#djkb-docs")).to_contain_text("青松夜读制度")
+        page.screenshot(path=str(artifacts / "browser_upload.png"), full_page=True)
+
+        page.get_by_role("tab", name="问答").click()
+        card = ask(page, "青松夜读活动什么时候开展？")
+        expect(page.locator("#djkb-chat")).to_contain_text("第三个周四")
+        expect(card).to_contain_text("《青松夜读制度》")
+        page.locator("#djkb-question textarea").fill("青松夜读注意什么？")
+        page.locator("#djkb-ask").click()
+        expect(page.locator("#djkb-cards")).to_contain_text("<script>")
+        assert page.evaluate("() => window.__djkb_pwned") is None
+        page.screenshot(path=str(artifacts / "browser_upload_ask.png"), full_page=True)
+        assert (settings.kb_dir / "uploads" / "青松夜读制度.txt").is_file()

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from html import escape
 from contextlib import contextmanager
+from html import escape
 from pathlib import Path
 
 from kb.config import DEFAULT_HOST, DEFAULT_PORT, Settings
-from kb.errors import DjkbError
+from kb.errors import DjkbError, NotFound
 from kb.schema import Answer
 
 from . import views
-from .service import DOC_TYPE_CHOICES, SOURCES, Service, report_summary, turn_for
+from .service import DOC_TYPE_CHOICES, SOURCES, Service, default_reports_dir, report_summary, turn_for
 
 TITLE = "党建知识库"
 EXAMPLES = ("党员领导干部的民主生活会多久开一次？", "党员可以信仰宗教吗？", "党章第十条", "预备党员的预备期是多长时间？")
@@ -31,6 +31,14 @@ def _user_errors() -> Iterator[None]:
         yield
     except DjkbError as exc:
         raise gr.Error(str(exc), print_exception=False) from exc
+
+
+def _failure(exc: DjkbError) -> str:
+    """Show ``exc`` as a warning toast and return it as an escaped status line."""
+    import gradio as gr
+
+    gr.Warning(str(exc))
+    return f"【失败】{escape(str(exc))}"
 
 
 def _doc_rows(service: Service):
@@ -99,16 +107,18 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
             chat = list(chat or []) + [{"role": "user", "content": escape(message)},
                                        {"role": "assistant", "content": "正在检索…"}]
             yield chat, "<div class='djkb-cards'>正在检索…</div>", gr.skip(), ""
-            with _user_errors():
-                answer = None
+            answer = None
+            try:
                 for part in service.stream(message, list(history or []), doc_type or "", doc or ""):
                     if isinstance(part, Answer):
                         answer = part
                     else:
                         chat[-1] = {"role": "assistant", "content": views.answer_message(part)}
                         yield chat, gr.skip(), gr.skip(), gr.skip()
-            if answer is None:
-                raise gr.Error("没有得到回答，请重试")
+            except DjkbError as exc:
+                chat[-1] = {"role": "assistant", "content": _failure(exc)}
+                yield chat, "<div class='djkb-cards'></div>", gr.skip(), gr.skip()
+                return
             chat[-1] = {"role": "assistant", "content": _final_message(answer)}
             shown = [c.chunk for c in answer.citations] or [h.chunk for h in answer.related]
             html = views.answer_cards(answer, service.query_words(answer.rewritten_query or message),
@@ -132,14 +142,17 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
             with gr.Row():
                 study_btn = gr.Button("生成学习材料", variant="primary", elem_id="djkb-study")
                 export_btn = gr.Button("导出 Markdown 和 Word", elem_id="djkb-export")
-            with gr.Row():
-                md_file = gr.File(label="Markdown 文件", interactive=False, height=90)
-                docx_file = gr.File(label="Word 文件（.docx）", interactive=False, height=90)
             study_view = gr.HTML(elem_id="djkb-study-view")
+            with gr.Row():
+                md_file = gr.File(label="Markdown 文件", interactive=False, height=90, elem_id="djkb-md-file")
+                docx_file = gr.File(label="Word 文件（.docx）", interactive=False, height=90,
+                                    elem_id="djkb-docx-file")
 
         def make_study(t, n, s):
-            with _user_errors():
+            try:
                 outline, quiz = service.study(t, int(n), int(s or 0))
+            except DjkbError as exc:
+                return f"<p class='djkb-refused'>{_failure(exc)}</p>", gr.skip()
             return views.study_html(outline, quiz), ((t or "").strip(), int(n), int(s or 0), outline, quiz)
 
         def export(t, n, s, cached):
@@ -172,33 +185,41 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
                     del_btn = gr.Button("删除所选文档", variant="stop", interactive=access.writable)
                     source = gr.Radio(list(SOURCE_CHOICES), value="uploads", label="重新导入（增量，只处理有变化的文件）",
                                       interactive=access.writable)
-                    reingest_btn = gr.Button("重新导入", interactive=access.writable)
+                    reingest_btn = gr.Button("重新导入", interactive=access.writable, elem_id="djkb-reingest")
             kb_status = gr.Markdown(elem_id="djkb-kb-status")
             with gr.Accordion("导入详情（JSON）", open=False):
                 kb_detail = gr.JSON(label="导入详情")
             docs_table = gr.Dataframe(_doc_rows(service), headers=DOC_HEADERS, interactive=False, wrap=True,
-                                      label="知识库文档", max_height=480, elem_id="djkb-docs")
+                                      label="知识库文档", max_height=480, elem_id="djkb-docs",
+                                      column_widths=["11%", "27%", "9%", "5%", "5%", "6%", "10%", "16%", "11%"])
             refresh_btn = gr.Button("刷新列表", size="sm")
 
+        # Refusals and errors go to the status line: raising would mark every output (the table too) as failed.
         def upload(paths, pw, progress=gr.Progress()):
             pairs = [(Path(p), Path(p).name) for p in (paths or [])]
-            with _user_errors():
+            try:
                 outcomes = service.upload(pairs, pw, progress=lambda name, i, total: progress(
                     (i, total), desc=f"正在导入 {name}"))
+            except DjkbError as exc:
+                return _failure(exc), {"ok": False, "error": str(exc), "files": []}, *[gr.skip()] * 4
             lines = [("【成功】" if o.ok else "【失败】") + f"{o.name}：{o.message}" for o in outcomes]
-            detail = {"files": [o.to_dict() for o in outcomes]}
+            detail = {"ok": all(o.ok for o in outcomes), "files": [o.to_dict() for o in outcomes]}
             return ("\n".join(f"- {escape(x)}" for x in lines), detail,
                     _doc_rows(service), *doc_updates(), None)
 
         def delete_ui(doc_id, pw):
-            with _user_errors():
+            try:
                 message = service.delete(doc_id or "", pw)
+            except DjkbError as exc:
+                return _failure(exc), *[gr.skip()] * 3
             return f"【成功】{escape(message)}", _doc_rows(service), *doc_updates()
 
         def reingest_ui(src, pw, progress=gr.Progress()):
-            with _user_errors():
+            try:
                 report = service.reingest(src, pw, progress=lambda name, i, total: progress(
                     (i, total), desc=f"正在导入 {name}"))
+            except DjkbError as exc:
+                return _failure(exc), {"ok": False, "error": str(exc)}, *[gr.skip()] * 3
             return (escape(report_summary(report)), report.to_dict(),
                     _doc_rows(service), *doc_updates())
 
@@ -215,18 +236,16 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
         with gr.Tab("评测", id="eval"):
             eval_refresh = gr.Button("刷新", size="sm")
             eval_md = gr.Markdown(elem_id="djkb-eval")
-            eval_charts = gr.Gallery(label="图表", columns=2, height="auto", object_fit="contain")
 
         def eval_view():
             report = views.load_report(service.reports_dir)
             if report is None:
-                return views.NO_REPORT, []
-            head = f"**报告目录**：`{report.directory.name}`\n\n"
-            return head + report.markdown, [(str(p), p.stem) for p in report.charts]
+                return views.NO_REPORT
+            return f"**报告目录**：`{report.directory.name}`\n\n" + report.page_markdown()
 
-        eval_refresh.click(eval_view, outputs=[eval_md, eval_charts], api_visibility="private")
-        demo.load(lambda: (*eval_view(), _doc_rows(service), *doc_updates()),
-                  outputs=[eval_md, eval_charts, docs_table, doc_box, del_doc], api_visibility="private")
+        eval_refresh.click(eval_view, outputs=[eval_md], api_visibility="private")
+        demo.load(lambda: (eval_view(), _doc_rows(service), *doc_updates()),
+                  outputs=[eval_md, docs_table, doc_box, del_doc], api_visibility="private")
 
         _register_api(gr, service)
     return demo
@@ -250,28 +269,14 @@ def _register_api(gr, service: Service) -> None:
             return [h.to_dict() for h in service.search(query, k, doc_type, doc, mode)]
 
     def outline(topic: str, doc_type: str = "", doc: str = "") -> dict:
-        """Return the key requirements on a topic, grouped by document."""
-        from .study import outline as make_outline
-
+        """Return the key requirements on a topic, grouped by document (regulations first)."""
         with _user_errors():
-            if not (topic or "").strip():
-                raise DjkbError("请输入学习主题")
-            o = make_outline(service.searcher, topic, filters=service.filters(doc_type, doc))
-        return {"topic": o.topic, "groups": [{
-            "doc_id": g.doc_id, "doc_title": g.doc_title, "doc_type": g.doc_type,
-            "points": [{"text": p.text, "article": p.source.article, "heading": p.source.heading,
-                        "chunk_id": p.source.chunk_id} for p in g.points]} for g in o.groups]}
+            return service.outline(topic, doc_type, doc).to_dict()
 
     def quiz(topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "") -> list[dict]:
         """Return quiz items (fill-in and multiple choice) on a topic, with answers and sources."""
-        from .study import make_quiz
-
         with _user_errors():
-            if not (topic or "").strip():
-                raise DjkbError("请输入学习主题")
-            items = make_quiz(service.searcher, topic, n=max(1, min(int(n), 30)), seed=int(seed),
-                              filters=service.filters(doc_type, doc))
-        return [item.to_dict() for item in items]
+            return [item.to_dict() for item in service.quiz(topic, n, seed, doc_type, doc)]
 
     def documents() -> list[dict]:
         """List the stored documents with their statistics and audit results."""
@@ -281,7 +286,8 @@ def _register_api(gr, service: Service) -> None:
         """Return a passage's whole article (or section) with the document text around it."""
         chunk = service.searcher.chunks.get(chunk_id)
         if chunk is None:
-            raise gr.Error(f"没有片段 {chunk_id}")
+            with _user_errors():
+                raise NotFound(f"知识库中没有片段 {chunk_id}")
         ctx = service.context(chunk)
         around = ctx.to_dict() if ctx else {"before": "", "focus": chunk.text, "after": ""}
         return {"chunk_id": chunk_id, "doc_title": chunk.doc_title, "heading_path": chunk.heading,
@@ -318,12 +324,10 @@ def launch(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
     started = time.perf_counter()
     demo = build_app(settings, host=host, searcher=searcher, reports_dir=reports_dir)
     demo.queue(default_concurrency_limit=1)
-    reports = Path(reports_dir) if reports_dir else None
-    from .service import default_reports_dir
-
+    reports = Path(reports_dir) if reports_dir else default_reports_dir()
     _, url, _ = demo.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
-        max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(reports or default_reports_dir())],
+        max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(reports)],
         ssr_mode=False, footer_links=["api"], css=views.CSS,
         theme=gr.themes.Default(primary_hue="red", font=CJK_FONTS, font_mono=["monospace"]),
     )

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kb.config import DEFAULT_HOST, Settings
-from kb.errors import DjkbError, NotFound
+from kb.errors import DjkbError, KnowledgeBaseBusy, NotFound
 from kb.retrieve import Filters, Searcher
-from kb.schema import DOC_TYPES, Answer, Chunk, Document
+from kb.schema import DOC_TYPES, Answer, Chunk, Document, Hit
 
 from .answer import Answerer
 from .rewrite import Turn
@@ -71,10 +71,10 @@ class Service:
 
         self.settings = settings
         self.searcher = searcher or Searcher(KnowledgeBase.open(settings))
-        if llm is None and searcher is None:
+        if llm is None:
             from .llm import ChatClient
 
-            llm = ChatClient.from_settings(settings)
+            llm = ChatClient.from_settings(settings)  # None unless an OpenAI-compatible endpoint is configured
         self.answerer = Answerer(self.searcher, llm=llm)
         self.access: Access = access_policy(settings.admin_password, host)
         self.reports_dir = Path(reports_dir) if reports_dir else default_reports_dir()
@@ -185,23 +185,35 @@ class Service:
         """Yield the growing answer text, then the Answer; raises DjkbError."""
         yield from self.answerer.stream(question, turns, self.filters(doc_type, doc))
 
-    def search(self, query: str, k: int = 10, doc_type: str = "", doc: str = "", mode: str = "hybrid") -> list:
+    def search(self, query: str, k: int = 10, doc_type: str = "", doc: str = "", mode: str = "hybrid") -> list[Hit]:
         """Return hits for ``query``; raises DjkbError."""
         return self.searcher.search(query, k=max(1, min(int(k), 100)), mode=mode, filters=self.filters(doc_type, doc))
 
     # ---- study materials -----------------------------------------------------------------------------------
 
-    def study(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
-        """Return (outline, quiz) for ``topic``; raises DjkbError for an empty topic."""
-        from .study import make_quiz, outline
-
+    @staticmethod
+    def _topic(topic: str | None) -> str:
         topic = (topic or "").strip()
         if not topic:
             raise DjkbError("请输入学习主题，例如“民主生活会”或“预备党员”")
-        filters = self.filters(doc_type, doc)
-        n = max(1, min(int(n), 30))
-        return outline(self.searcher, topic, filters=filters), make_quiz(self.searcher, topic, n=n, seed=int(seed),
-                                                                          filters=filters)
+        return topic
+
+    def outline(self, topic: str, doc_type: str = "", doc: str = ""):
+        """Return the StudyOutline of ``topic``; raises DjkbError for an empty topic or a bad filter."""
+        from .study import outline
+
+        return outline(self.searcher, self._topic(topic), filters=self.filters(doc_type, doc))
+
+    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
+        """Return up to ``n`` (1–30) QuizItems on ``topic``; raises DjkbError for an empty topic or a bad filter."""
+        from .study import make_quiz
+
+        return make_quiz(self.searcher, self._topic(topic), n=max(1, min(int(n), 30)), seed=int(seed),
+                         filters=self.filters(doc_type, doc))
+
+    def study(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
+        """Return (outline, quiz) for ``topic``; raises DjkbError for an empty topic or a bad filter."""
+        return self.outline(topic, doc_type, doc), self.quiz(topic, n, seed, doc_type, doc)
 
     def export(self, outline, quiz) -> tuple[Path, Path]:
         """Write the study materials as Markdown and .docx into a fresh folder; return both paths."""
@@ -226,32 +238,43 @@ class Service:
 
         Raises PermissionDenied (nothing stored) or KnowledgeBaseBusy.
         """
-        from ingest.pipeline import ingest, source_key
-        from ingest.readers import SUPPORTED_SUFFIXES
-
         authorize(self.access, self.settings.admin_password, password)
         if not files:
             raise DjkbError("请先选择要上传的文件")
         max_bytes = self.settings.max_upload_mb * 2**20
         outcomes: dict[int, FileOutcome] = {}
-        stored: dict[str, list[int]] = {}
-        paths: dict[str, Path] = {}
         with self._write_lock:
-            for i, (src, name) in enumerate(files):
-                src, display = Path(src), safe_filename(name)
-                size = src.stat().st_size if src.is_file() else 0
-                problem = upload_problem(display, size, max_bytes, SUPPORTED_SUFFIXES)
-                if problem:
-                    outcomes[i] = FileOutcome(display, None, "rejected", problem)
-                    continue
-                path = store_upload(src, display, self.uploads_dir)
-                stored.setdefault(source_key(path), []).append(i)
-                paths[source_key(path)] = path
-            if stored:
-                report = ingest(self.kb, list(paths.values()), progress=progress, max_bytes=max_bytes)
-                self._record(report, stored, paths, files, outcomes)
+            before = set(self.uploads_dir.iterdir()) if self.uploads_dir.is_dir() else set()
+            try:
+                self._store_and_ingest(files, max_bytes, outcomes, progress)
+            except KnowledgeBaseBusy:
+                for p in set(self.uploads_dir.iterdir()) - before:
+                    p.unlink(missing_ok=True)  # nothing was ingested: leave the uploads folder as it was
+                raise
         self._changed()
         return [outcomes[i] for i in range(len(files))]
+
+    def _store_and_ingest(self, files, max_bytes: int, outcomes: dict[int, FileOutcome],
+                          progress: Progress | None) -> None:
+        """Check and store each file, ingest the stored ones, and fill ``outcomes`` by file index."""
+        from ingest.pipeline import ingest, source_key
+        from ingest.readers import SUPPORTED_SUFFIXES
+
+        stored: dict[str, list[int]] = {}
+        paths: dict[str, Path] = {}
+        for i, (src, name) in enumerate(files):
+            src, display = Path(src), safe_filename(name)
+            size = src.stat().st_size if src.is_file() else 0
+            problem = upload_problem(display, size, max_bytes, SUPPORTED_SUFFIXES)
+            if problem:
+                outcomes[i] = FileOutcome(display, None, "rejected", problem)
+                continue
+            path = store_upload(src, display, self.uploads_dir)
+            stored.setdefault(source_key(path), []).append(i)
+            paths[source_key(path)] = path
+        if stored:
+            report = ingest(self.kb, list(paths.values()), progress=progress, max_bytes=max_bytes)
+            self._record(report, stored, paths, files, outcomes)
 
     def _record(self, report, stored, paths, files, outcomes) -> None:
         """Turn an IngestReport into one outcome per uploaded file; a failed file is removed from the uploads folder."""

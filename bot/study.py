@@ -22,10 +22,11 @@ from .answer import weighted_coverage
 from .sentences import split_sentences
 
 BLANK = "＿＿＿＿"
-DOC_TYPE_ORDER = {"regulation": 0, "other": 1, "speech": 2}
 DOC_TYPE_LABELS = {"regulation": "党内法规", "other": "文件", "speech": "讲话与学习材料"}
-MAX_POINTS_PER_DOC = 6
+POINTS_PER_DOC = (6, 4, 4, 3)  # by doc_rank: regulations proper, reprints, other documents, speeches
+RANK_BONUS = (0.4, 0.2, 0.1, 0.0)
 MAX_POINTS = 40
+MAX_GROUPS = 12
 MIN_COVERAGE = 0.5
 SENTENCE_CHARS = (8, 260)
 QUIZ_SENTENCE_CHARS = (10, 160)
@@ -33,7 +34,9 @@ QUIZ_SENTENCE_CHARS = (10, 160)
 # Requirement wording: strong markers state a duty or a limit, weak ones (要, 须) also occur in plain description.
 _STRONG = re.compile(r"应当|必须|不得|严禁|禁止|不准|不允许|不能|至少|不少于|不超过|不低于|每[年月季周届半]|"
                      r"每[一二三四五六七八九十两\d]+[年个月周天]|按期|定期|一般|原则上|须经|方可")
-_WEAK = re.compile(r"要|须|负责|及时")
+# 要 as in 要坚持, not as in 重要, 主要, 要求.
+_WEAK = re.compile(r"(?<![重主需纲摘概只紧首显扼必])要(?![求点素件闻务员害领旨])|须|务必")
+_OFFICIAL_TITLE = re.compile(r"(章程|条例|准则|规定|细则|办法|规则|宪法|意见|决定)$")
 _ARTICLE_LABEL = re.compile(r"^(?:第[零〇一二三四五六七八九十百千两\d]+条(?:之[一二三四五六七八九十]+)?\s*)?"
                             r"(?:[（(][一二三四五六七八九十]+[）)]\s*)?")
 _NON_WORD = re.compile(r"[^\w]")
@@ -119,6 +122,12 @@ class StudyOutline:
     def points(self) -> tuple[Point, ...]:
         return tuple(p for g in self.groups for p in g.points)
 
+    def to_dict(self) -> dict:
+        return {"topic": self.topic, "groups": [{
+            "doc_id": g.doc_id, "doc_title": g.doc_title, "doc_type": g.doc_type,
+            "points": [{"text": p.text, "article": p.source.article, "heading": p.source.heading,
+                        "chunk_id": p.source.chunk_id} for p in g.points]} for g in self.groups]}
+
 
 @dataclass(frozen=True)
 class QuizItem:
@@ -180,41 +189,70 @@ def near_duplicate(a: str, b: str, threshold: float = 0.7) -> bool:
     return bool(ba and bb) and len(ba & bb) / len(ba | bb) >= threshold
 
 
-def _hits(searcher: Searcher, topic: str, k: int, filters: Filters | None) -> list[tuple[Chunk, int]]:
-    """Return chunks for ``topic`` with their rank; regulations are also searched alone so they are never crowded out."""
-    filters = filters or Filters()
+def doc_rank(doc_type: str, title: str) -> int:
+    """Return 0 for a regulation proper (its title ends in 章程, 条例, 规定…), 1 for other regulation-like documents
+    (study materials that reprint articles), 2 for other documents and 3 for speeches."""
+    if doc_type != "speech" and _OFFICIAL_TITLE.search(title.strip()):
+        return 0
+    return {"regulation": 1, "other": 2}.get(doc_type, 3)
+
+
+def _rank_of(chunk: Chunk) -> int:
+    return doc_rank(chunk.doc_type, chunk.doc_title)
+
+
+def _official_docs(searcher: Searcher, filters: Filters) -> set[str]:
+    """Return the ids of the regulations proper that ``filters`` allow."""
+    allowed = filters.allowed_docs(searcher.manifest)
+    return {d for d, e in searcher.manifest.documents.items()
+            if doc_rank(e.doc_type, e.title) == 0 and (allowed is None or d in allowed)}
+
+
+def _hits(searcher: Searcher, topic: str, k: int, filters: Filters) -> list[tuple[Chunk, int]]:
+    """Return chunks for ``topic`` with their rank; the regulations proper are also searched alone, so that the
+    speeches and study materials that reprint them never crowd them out."""
     found: dict[str, tuple[Chunk, int]] = {}
     for hit in searcher.search(topic, k=k, filters=filters):
         found[hit.chunk.chunk_id] = (hit.chunk, hit.rank)
-    if not filters.doc_types or "regulation" in filters.doc_types:
-        regs = Filters(doc_types=("regulation",), doc_ids=filters.doc_ids,
-                       date_from=filters.date_from, date_to=filters.date_to)
-        for hit in searcher.search(topic, k=max(5, k // 2), filters=regs):
+    official = _official_docs(searcher, filters)
+    if official:
+        for hit in searcher.search(topic, k=max(5, k // 2), filters=Filters(doc_ids=tuple(sorted(official)))):
             found.setdefault(hit.chunk.chunk_id, (hit.chunk, hit.rank))
     return list(found.values())
 
 
 def _candidates(searcher: Searcher, topic: str, k: int, filters: Filters | None,
                 chars: tuple[int, int] = SENTENCE_CHARS) -> list[_Candidate]:
-    """Return the requirement sentences of the chunks found for ``topic``, best first, near-duplicates removed."""
-    tokens = searcher.tokenizer(topic)
+    """Return the requirement sentences of the chunks found for ``topic``, best first, near-duplicates removed.
+
+    A sentence that a speech or study material reprints from a regulation is attributed to the regulation.
+    """
+    filters = filters or Filters()
+    words = searcher.tokenizer(topic)
+    # Whole words only: 民主生活会 must not be matched by the 生活会 of 组织生活会.
+    tokens = [w for w in dict.fromkeys(words) if _whole(w, words)]
+    hits = _hits(searcher, topic, k, filters)
+    official = _official_docs(searcher, filters)
+    official_chunks = [c for c in searcher.chunks.values() if c.doc_id in official]
     out = []
-    for chunk, rank in _hits(searcher, topic, k, filters):
+    for chunk, rank in hits:
         for s, e in split_sentences(chunk.text):
             text = chunk.text[s:e]
             label = _ARTICLE_LABEL.match(text)
-            if label:
-                text = text[label.end():]
-            if not chars[0] <= len(text) <= chars[1]:
-                continue
-            strength = requirement_strength(text)
+            text = text[label.end():] if label else text
+            if not chars[0] <= len(text) <= chars[1] or text.endswith(("：", ":")):
+                continue  # a sentence ending in a colon only introduces the list that follows
             coverage = weighted_coverage(searcher, tokens, text) if tokens else 1.0
-            if not strength or coverage < MIN_COVERAGE:
+            if coverage < MIN_COVERAGE:
                 continue
-            score = coverage + 0.5 * strength + 0.3 / math.sqrt(rank) + (0.3 if chunk.doc_type == "regulation" else 0)
-            out.append(_Candidate(text, chunk, score))
-    # The corpus republishes regulations inside speeches: a regulation's sentence wins over its copies.
-    out.sort(key=lambda c: (DOC_TYPE_ORDER.get(c.chunk.doc_type, 3), -c.score, c.chunk.chunk_id, c.text))
+            src = chunk if chunk.doc_id in official else next((c for c in official_chunks if text in c.text), chunk)
+            strength = requirement_strength(text)
+            # Every sentence of a regulation's article is normative; elsewhere only duty wording marks a requirement.
+            if not strength and _rank_of(src) != 0:
+                continue
+            score = coverage + 0.5 * strength + 0.3 / math.sqrt(rank) + RANK_BONUS[_rank_of(src)]
+            out.append(_Candidate(text, src, score))
+    out.sort(key=lambda c: (_rank_of(c.chunk), -c.score, c.chunk.chunk_id, c.text))
     kept: list[_Candidate] = []
     for cand in out:
         if not any(near_duplicate(cand.text, k.text) for k in kept):
@@ -224,26 +262,27 @@ def _candidates(searcher: Searcher, topic: str, k: int, filters: Filters | None,
 
 
 def outline(searcher: Searcher, topic: str, *, k: int = 30, filters: Filters | None = None,
-            per_doc: int = MAX_POINTS_PER_DOC, max_points: int = MAX_POINTS) -> StudyOutline:
+            max_points: int = MAX_POINTS, max_groups: int = MAX_GROUPS) -> StudyOutline:
     """Return the key requirements on ``topic``; raises DjkbError for an empty topic or knowledge base."""
     per: dict[str, list[Point]] = {}
     total = 0
     for cand in _candidates(searcher, topic, k, filters):
+        cap = POINTS_PER_DOC[_rank_of(cand.chunk)]
+        if cand.chunk.doc_id not in per and len(per) >= max_groups:
+            continue
         points = per.setdefault(cand.chunk.doc_id, [])
-        if len(points) >= per_doc or total >= max_points:
+        if len(points) >= cap or total >= max_points:
             continue
         points.append(Point(cand.text, Source.of(cand.chunk), round(cand.score, 4)))
         total += 1
     groups = []
     for doc_id, points in per.items():
-        if not points:
-            continue
         first = points[0].source
         # Within a document, read in the document's own order.
         ordered = sorted(points, key=lambda p: (searcher.chunk(p.source.chunk_id).char_start,
                                                 searcher.chunk(p.source.chunk_id).text.find(p.text)))
         groups.append(OutlineGroup(doc_id, first.doc_title, first.doc_type, tuple(ordered)))
-    groups.sort(key=lambda g: (DOC_TYPE_ORDER.get(g.doc_type, 3), -max(p.score for p in g.points), g.doc_title))
+    groups.sort(key=lambda g: (doc_rank(g.doc_type, g.doc_title), -max(p.score for p in g.points), g.doc_title))
     return StudyOutline(topic.strip(), tuple(groups))
 
 
@@ -357,13 +396,24 @@ def _word_blanks(searcher: Searcher, sentence: str) -> list[str]:
     return sorted(good, key=lambda w: (-searcher.token_weight(w), sentence.find(w)))
 
 
+def _is_date(sentence: str, m: re.Match) -> bool:
+    """Return whether a matched amount is part of a calendar date (2019年, 8月, 12月25日) rather than a rule."""
+    unit, before = m.group("unit"), sentence[m.start() - 1:m.start()]
+    if unit == "年":
+        try:
+            return cn_to_int(m.group("num")) >= 1000
+        except ValueError:
+            return False
+    return (unit == "月" and before == "年") or (unit == "日" and before == "月")
+
+
 def find_blanks(searcher: Searcher, sentence: str, topic: str, vocabulary: Sequence[str],
                 rng: random.Random) -> list[_Blank]:
     """Return the unambiguous blanks of ``sentence`` in order of preference: amounts, dictionary terms, rare words."""
     out: list[_Blank] = []
     for m in _NUMBER.finditer(sentence):
         answer = m.group(0)
-        if sentence.count(answer) == 1:
+        if sentence.count(answer) == 1 and not _is_date(sentence, m):
             others = tuple(d for d in number_distractors(answer, rng) if d not in sentence)
             out.append(_Blank(answer, m.start(), "number", others))
     words = searcher.tokenizer.words(sentence)
@@ -396,7 +446,7 @@ def make_quiz(searcher: Searcher, topic: str, *, n: int = 10, seed: int = 0, fil
     candidates = _candidates(searcher, topic, k, filters, QUIZ_SENTENCE_CHARS)
     vocabulary = _vocabulary(searcher, candidates)
     pool = candidates[:max(2 * n, n + 6)]
-    pool = sorted(rng.sample(pool, len(pool)), key=lambda c: (DOC_TYPE_ORDER.get(c.chunk.doc_type, 3), -c.score))
+    pool = sorted(rng.sample(pool, len(pool)), key=lambda c: (_rank_of(c.chunk), -c.score))
     items: list[QuizItem] = []
     answers: dict[str, int] = {}
     per_article: dict[tuple[str, str | None], int] = {}

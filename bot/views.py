@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from kb.schema import Answer, Chunk
 
@@ -174,7 +175,7 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
 
 @dataclass(frozen=True)
 class EvalReport:
-    """The latest evaluation report: its folder, report.md (without image lines), metrics and chart files."""
+    """The latest evaluation report: its folder, report.md as written, its metrics and its PNG charts."""
 
     directory: Path
     markdown: str
@@ -185,8 +186,23 @@ class EvalReport:
         return {"found": True, "report_dir": str(self.directory), "markdown": self.markdown, "metrics": self.metrics,
                 "charts": [p.name for p in self.charts]}
 
+    def page_markdown(self, file_url: str = "gradio_api/file=") -> str:
+        """Return report.md with its chart links pointing at the app's file route, unlinked charts appended."""
+        linked: set[str] = set()
 
-_IMAGE_LINE = re.compile(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", re.M)
+        def link(m: re.Match) -> str:
+            target = self.directory / m.group(2)
+            if m.group(2) in {p.name for p in self.charts}:
+                linked.add(m.group(2))
+                return f"![{m.group(1)}]({file_url}{quote(str(target))})"
+            return m.group(0)
+
+        text = _IMAGE.sub(link, self.markdown)
+        extra = [f"![{p.stem}]({file_url}{quote(str(p))})" for p in self.charts if p.name not in linked]
+        return text.rstrip() + ("\n\n" + "\n\n".join(extra) if extra else "") + "\n"
+
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s/]+\.png)\)")
 
 
 def _complete(d: Path) -> bool:
@@ -211,12 +227,11 @@ def load_report(root: Path) -> EvalReport | None:
     d = find_report(root)
     if d is None:
         return None
-    markdown = _IMAGE_LINE.sub("", (d / "report.md").read_text(encoding="utf-8"))
     try:
         metrics = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         metrics = {}
-    return EvalReport(d, re.sub(r"\n{3,}", "\n\n", markdown), metrics, tuple(sorted(d.glob("*.png"))))
+    return EvalReport(d, (d / "report.md").read_text(encoding="utf-8"), metrics, tuple(sorted(d.glob("*.png"))))
 
 
 NO_REPORT = "还没有评测报告。请先运行 `djkb eval` 生成报告（写入 evals/reports/），然后点击“刷新”。"

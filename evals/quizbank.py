@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.articles import article_label
+from kb.articles import article_label, match_title
 from kb.catalog import Catalog
 from kb.numerals import cn_to_int
 
@@ -29,6 +29,7 @@ _DIVISION_LINE = re.compile(r"(?m)^[ \t\u3000]*第[零〇一二三四五六七�
 MIN_MATCH = 14
 MIN_CONTEXT = 8
 MIN_SHARE = 0.5
+_HTML = (".html", ".htm")
 DEFAULT_OUT = Path(__file__).with_name("datasets") / "quiz.jsonl"
 
 Progress = Callable[[str, int, int], None]
@@ -127,8 +128,13 @@ def article_at(text: str, pos: int) -> str | None:
         return None
 
 
-def locate(statement: str, spans: Sequence[tuple[int, int]], docs: Sequence[_Doc]) -> Located | None:
-    """Return the best place of ``statement`` in ``docs`` (longest match, regulations first on ties), or None."""
+def locate(statement: str, spans: Sequence[tuple[int, int]], docs: Sequence[_Doc],
+           named: frozenset[str] = frozenset()) -> Located | None:
+    """Return the best place of ``statement`` in ``docs``, or None.
+
+    The longest match wins; on a tie, a document in ``named`` (ids of documents the question names), then a
+    regulation.
+    """
     keep = [False] * len(statement)
     for s, e in spans:
         keep[s:e] = [True] * (e - s)
@@ -152,13 +158,13 @@ def locate(statement: str, spans: Sequence[tuple[int, int]], docs: Sequence[_Doc
                 right += 1
                 dpos += 1
             lo, hi = a_start - left, right
-            rank = (hi - lo, doc.doc_type == "regulation")
+            rank = (hi - lo, doc.doc_id in named, doc.doc_type == "regulation")
             if best is None or rank > best[0]:
                 best = (rank, doc, lo, hi, pos - left, dpos)
             pos = doc.loose.find(anchor, pos + 1)
     if best is None:
         return None
-    (length, _), doc, lo, hi, d_lo, d_hi = best
+    (length, _, _), doc, lo, hi, d_lo, d_hi = best
     context = sum(1 for x in is_answer[lo:hi] if not x)
     start, end = doc.where[d_lo], doc.where[d_hi - 1] + 1
     article = article_at(doc.text, start) if doc.doc_type == "regulation" else None
@@ -184,7 +190,9 @@ def load_docs(catalog: Catalog) -> list[_Doc]:
     docs = []
     for doc_id, entry in sorted(manifest.documents.items()):
         doc, _, _ = catalog.read_doc(doc_id)
-        d = _Doc(doc_id, entry.title, entry.doc_type, entry.sources[0] if entry.sources else doc.source, doc.text)
+        # A document stored from several identical files is cited by its plain-text copy: HTML pages carry noise.
+        sources = sorted(entry.sources or (doc.source,), key=lambda s: (Path(s).suffix.lower() in _HTML, s))
+        d = _Doc(doc_id, entry.title, entry.doc_type, sources[0], doc.text)
         d.loose, d.where = loose(doc.text)
         docs.append(d)
     return docs
@@ -206,10 +214,11 @@ def convert(banks: Sequence[Path], docs: Sequence[_Doc], corpus: Path,
     seen: set[str] = set()
     items = [(Path(b).name, it) for b in banks for it in load_bank(Path(b))]
     kept: dict[str, int] = {}
+    titles = {d.doc_id: d.title for d in docs}
     for i, (bank, item) in enumerate(items, 1):
         kept.setdefault(bank, 0)
         filled = fill(item.question, item.answers[0])
-        loc = locate(*filled, docs) if filled else None
+        loc = locate(*filled, docs, frozenset(match_title(item.question, titles))) if filled else None
         if confident(loc) and item.question not in seen:
             seen.add(item.question)
             doc = next(d for d in docs if d.doc_id == loc.doc_id)

@@ -17,9 +17,9 @@ from .matching import matched_places
 Progress = Callable[[str, int, int], None]
 
 COVERAGE_GRID = tuple(round(0.20 + 0.05 * i, 2) for i in range(13))  # 0.20 … 0.80
-DENSE_GRID = tuple(round(0.72 + 0.01 * i, 2) for i in range(17))  # 0.72 … 0.88
+DENSE_GRID = tuple(round(0.72 + 0.01 * i, 2) for i in range(21))  # 0.72 … 0.92
 LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
-FUSION_KS = (5, 10, 20, 40, 60)
+FUSION_KS = (2, 5, 10, 20, 40, 60)
 MIN_RECALL = 0.9
 MAX_FALSE_REFUSALS = 0.05
 

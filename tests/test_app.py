@@ -20,6 +20,8 @@ from kb.retrieve import Searcher
 PASSWORD = "测试-secret-42"
 UNIQUE = "星火试验田党支部规定，每逢单月的第三个周四开展“青松夜读”活动，并由组织委员记录在册。"
 SCRIPT = "<script>window.__djkb_pwned = 1</script>"
+# Gradio's queue statistics use pandas options that pandas 3 deprecates; nothing of ours.
+pytestmark = pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
 API = {"/chat", "/study", "/export", "/upload", "/ask", "/search", "/outline", "/quiz", "/documents", "/context",
        "/delete", "/reingest", "/eval_report"}
 
@@ -161,8 +163,10 @@ def test_eval_report_discovery(tmp_path):
     (broken / "report.md").write_text("# 未完成", encoding="utf-8")
     (tmp_path / "LATEST").write_text("2026-01-01\n", encoding="utf-8")
     report = load_report(tmp_path)
-    assert report.directory == old and "评测 2026-01-01" in report.markdown and "![" not in report.markdown
+    assert report.directory == old and "评测 2026-01-01" in report.markdown
     assert [p.name for p in report.charts] == ["hit_at_k.png"] and report.metrics == {"hit@5": 0.9}
+    page = report.page_markdown()
+    assert f"![hit@k](gradio_api/file={old}/hit_at_k.png)" in page and page.count("![") == 1
     (tmp_path / "LATEST").write_text("gone\n", encoding="utf-8")
     assert find_report(tmp_path) in (old, new) and find_report(tmp_path) != broken
 
@@ -289,10 +293,14 @@ def test_eval_report_when_there_is_none(corpus_app):
 # ------------------------------------------------------------------------------------------ changing a small KB
 
 def _upload(client, *paths: Path, password: str = "") -> list[dict]:
+    """Upload through /upload; return its per-file outcomes, or raise PermissionDenied with its message."""
     from gradio_client import handle_file
 
-    outputs = client.predict([handle_file(str(p)) for p in paths], password, api_name="/upload")
-    return outputs[1]["files"]
+    status, detail = client.predict([handle_file(str(p)) for p in paths], password, api_name="/upload")[:2]
+    if not detail["ok"] and "error" in detail:
+        assert status.startswith("【失败】")
+        raise PermissionDenied(detail["error"])
+    return detail["files"]
 
 
 @pytest.mark.corpus
@@ -372,7 +380,7 @@ def test_password_guards_changes(tiny, tmp_path):
     src = note(tmp_path, "口令.txt", f"口令测试\n{UNIQUE}\n")
     with serve(settings, searcher) as (url, client):
         before = client.predict(api_name="/documents")
-        with pytest.raises(AppError, match="密码错误"):
+        with pytest.raises(PermissionDenied, match="密码错误"):
             _upload(client, src, password="wrong")
         assert not (settings.kb_dir / "uploads").exists()
         assert client.predict(api_name="/documents") == before
@@ -425,3 +433,34 @@ def test_eval_report_is_served(tiny, tmp_path):
         report = client.predict(api_name="/eval_report")
     assert report["found"] and report["charts"] == ["hit_at_k.png"] and "hit@5 = 0.9" in report["markdown"]
     assert report["metrics"] == {"retrieval": {"hit@5": 0.9}}
+
+
+@pytest.mark.corpus
+def test_an_empty_knowledge_base_says_what_to_do_then_accepts_uploads(tmp_settings, searcher, tmp_path):
+    from bot.app import build_app
+    from bot.service import Service
+
+    empty = Searcher(KnowledgeBase.open(tmp_settings, embedder=searcher.kb.embedder))
+    service = Service(tmp_settings, searcher=empty)
+    build_app(tmp_settings, service=service)
+    assert service.documents() == [] and service.doc_choices() == [("全部文档", "")]
+    from kb.errors import KnowledgeBaseEmpty
+
+    with pytest.raises(KnowledgeBaseEmpty, match="djkb ingest"):
+        service.ask("预备期多长？")
+    outcome = service.upload([(note(tmp_path, "第一篇.txt", f"第一篇\n{UNIQUE}\n"), "第一篇.txt")])[0]
+    assert outcome.status == "added"
+    assert "第三个周四" in service.ask("青松夜读活动什么时候开展？").answer
+
+
+@pytest.mark.corpus
+def test_a_busy_knowledge_base_leaves_uploads_untouched(tiny, tmp_path):
+    from bot.service import Service
+    from kb.errors import KnowledgeBaseBusy
+
+    settings, searcher = tiny()
+    service = Service(settings, searcher=searcher)
+    before = service.documents()
+    with searcher.kb.catalog.write_lock(), pytest.raises(KnowledgeBaseBusy, match="稍后再试"):
+        service.upload([(note(tmp_path, "忙.txt", f"忙碌测试\n{UNIQUE}\n"), "忙.txt")])
+    assert list((settings.kb_dir / "uploads").iterdir()) == [] and service.documents() == before

@@ -1,13 +1,16 @@
 """The web app in Debian's Chromium through Playwright: asking with citation cards, uploading through the page."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from test_app import PASSWORD, SCRIPT, UNIQUE, note, serve, tiny, tiny_template  # noqa: F401  (fixtures)
 
-pytestmark = [pytest.mark.browser, pytest.mark.corpus]
+# Gradio's queue statistics use pandas options that pandas 3 deprecates; nothing of ours.
+pytestmark = [pytest.mark.browser, pytest.mark.corpus,
+              pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -17,6 +20,9 @@ WAIT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def browser():
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
     if not CHROMIUM.exists():
         pytest.skip("Debian Chromium is not installed at /usr/bin/chromium (run `make system-deps`)")
     from playwright.sync_api import sync_playwright
@@ -92,6 +98,12 @@ def test_study_tab_generates_an_outline_and_quiz(page, corpus_url, artifacts):
     expect(view).to_contain_text("要点提纲：民主生活会")
     expect(view).to_contain_text("练习题")
     expect(view.locator("h3").first).to_contain_text("《")
+    page.locator("#djkb-export").click()
+    for box, suffix in (("#djkb-docx-file", ".docx"), ("#djkb-md-file", ".md")):
+        link = page.locator(f"{box} a").first
+        expect(link).to_have_attribute("href", re.compile(re.escape(suffix) + "$"))
+        assert page.request.get(link.get_attribute("href")).ok
+    expect(page.locator("#djkb-docx-file")).to_contain_text("学习材料-民主生活会")
     page.screenshot(path=str(artifacts / "browser_study.png"), full_page=True)
 
 
@@ -120,3 +132,46 @@ def test_upload_through_the_page_then_ask(page, tiny, tmp_path, artifacts):
         assert page.evaluate("() => window.__djkb_pwned") is None
         page.screenshot(path=str(artifacts / "browser_upload_ask.png"), full_page=True)
         assert (settings.kb_dir / "uploads" / "青松夜读制度.txt").is_file()
+
+
+def test_wrong_password_in_the_page_is_refused(page, corpus_url, artifacts):
+    from playwright.sync_api import expect
+
+    page.goto(corpus_url)
+    page.get_by_role("tab", name="知识库").click()
+    expect(page.locator("#djkb-access")).to_contain_text("需要输入管理员密码")
+    page.locator("#djkb-password input").fill("wrong")
+    page.locator("#djkb-reingest").click()
+    expect(page.locator("#djkb-kb-status")).to_contain_text("【失败】管理员密码错误，知识库未作任何修改。")
+    expect(page.locator("#djkb-docs")).to_contain_text("中国共产党章程")
+    expect(page.locator("#djkb-docs")).to_be_visible()
+    page.screenshot(path=str(artifacts / "browser_password.png"), full_page=False)
+
+
+def test_eval_tab_shows_the_latest_report_and_its_charts(page, tiny, tmp_path, artifacts):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from playwright.sync_api import expect
+
+    settings, searcher = tiny()
+    run = tmp_path / "reports" / "2026-05-01-dev"
+    run.mkdir(parents=True)
+    (run / "report.md").write_text("# 评测报告\n\n| 指标 | 数值 |\n|---|---|\n| hit@5 | 0.90 |\n\n![hit@k](hit_at_k.png)\n",
+                                   encoding="utf-8")
+    (run / "metrics.json").write_text('{"hit@5": 0.9}', encoding="utf-8")
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([1, 3, 5, 10], [0.6, 0.8, 0.9, 0.95])
+    fig.savefig(run / "hit_at_k.png")
+    plt.close(fig)
+    (tmp_path / "reports" / "LATEST").write_text("2026-05-01-dev\n", encoding="utf-8")
+    with serve(settings, searcher, reports_dir=tmp_path / "reports") as (url, _):
+        page.goto(url)
+        page.get_by_role("tab", name="评测").click()
+        expect(page.locator("#djkb-eval")).to_contain_text("评测报告")
+        expect(page.locator("#djkb-eval table")).to_contain_text("hit@5")
+        image = page.locator("#djkb-eval img").first
+        expect(image).to_be_visible()
+        assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 0
+        page.screenshot(path=str(artifacts / "browser_eval.png"), full_page=True)

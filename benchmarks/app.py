@@ -49,29 +49,40 @@ def wait_until_up(url: str, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def first_chunk_in_process(service, queries: list[str]) -> list[float]:
-    samples = []
-    for q in queries:
-        t0 = time.perf_counter()
-        for part in service.stream(q, []):
-            samples.append((time.perf_counter() - t0) * 1000)
+def first_chunk_in_process(service, query: str) -> float:
+    """Return milliseconds until Service.stream yields its first text (or a refusal)."""
+    t0 = time.perf_counter()
+    for _ in service.stream(query, []):
+        break
+    return (time.perf_counter() - t0) * 1000
+
+
+def first_chunk_over_http(client, query: str) -> float:
+    """Return milliseconds until /chat streams its first update carrying answer text."""
+    t0 = time.perf_counter()
+    elapsed = float("nan")
+    job = client.submit(query, [], "", "", api_name="/chat")
+    for chat, *_ in job:
+        content = chat[-1]["content"] if chat else None
+        text = content[0].get("text", "") if isinstance(content, list) and content else content
+        if text and text != PENDING:
+            elapsed = (time.perf_counter() - t0) * 1000
             break
-    return samples
+    job.result()
+    return elapsed
 
 
-def first_chunk_over_http(client, queries: list[str]) -> list[float]:
-    samples = []
-    for q in queries:
-        t0 = time.perf_counter()
-        job = client.submit(q, [], "", "", api_name="/chat")
-        for chat, *_ in job:
-            content = chat[-1]["content"] if chat else None
-            text = content[0].get("text", "") if isinstance(content, list) and content else content
-            if text and text != PENDING:
-                samples.append((time.perf_counter() - t0) * 1000)
-                break
-        job.result()
-    return samples
+def measure(service, client, queries: list[str]) -> tuple[list[float], list[float]]:
+    """Time both ways on every question, alternating which goes first so neither profits from warm caches."""
+    local, http = [], []
+    for i, q in enumerate(queries):
+        if i % 2:
+            http.append(first_chunk_over_http(client, q))
+            local.append(first_chunk_in_process(service, q))
+        else:
+            local.append(first_chunk_in_process(service, q))
+            http.append(first_chunk_over_http(client, q))
+    return local, http
 
 
 def main() -> None:
@@ -103,19 +114,15 @@ def main() -> None:
           f"build_app {t_build - t_service:.2f} s, launch {t_up - t_build:.2f} s); "
           f"{len(service.searcher.chunks)} chunks; RSS {rss_mb():.0f} MiB")
 
-    queries = load_queries(args.queries, args.n)
-    first_chunk_in_process(service, queries[:3])  # warm-up: tokenizer, model, caches
-    p50, p95 = percentiles(first_chunk_in_process(service, queries))
-    print(f"first answer chunk, in process (Service.stream), {len(queries)} questions: "
-          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms")
-
     from gradio_client import Client
 
     client = Client(url, verbose=False)
-    first_chunk_over_http(client, queries[:3])
-    p50, p95 = percentiles(first_chunk_over_http(client, queries))
-    print(f"first answer chunk, end to end (/chat via gradio_client), {len(queries)} questions: "
-          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    queries = load_queries(args.queries, args.n + 3)
+    measure(service, client, queries[:3])  # warm-up: tokenizer, model, caches, the queue
+    local, http = measure(service, client, queries[3:])
+    for label, samples in (("in process (Service.stream)", local), ("end to end (/chat via gradio_client)", http)):
+        p50, p95 = percentiles(samples)
+        print(f"first answer chunk, {label}, {len(samples)} questions: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     demo.close()
 
 

@@ -327,7 +327,7 @@ def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, rege
 
             scores, best = suite.tune_fusion(settings, set_path, limit, progress=_bar("检索"))
             current = next((s for s in scores if s.fusion == DEFAULT_FUSION), None)
-            click.echo(render.fusion_table(scores, best, current.fusion if current else None))
+            click.echo(render.fusion_table(scores, best, current.fusion if current else None, limit=30))
             return
         options = suite.EvalOptions(set_path=set_path, modes=suite.parse_modes(modes), k=k, limit=limit,
                                     answers=not no_answers, baseline=baseline, report_dir=report_dir)

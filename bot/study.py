@@ -22,7 +22,6 @@ from .answer import weighted_coverage
 from .sentences import split_sentences
 
 BLANK = "＿＿＿＿"
-DOC_TYPE_LABELS = {"regulation": "党内法规", "other": "文件", "speech": "讲话与学习材料"}
 POINTS_PER_DOC = (6, 4, 4, 3)  # by doc_rank: regulations proper, reprints, other documents, speeches
 RANK_BONUS = (0.4, 0.2, 0.1, 0.0)
 MAX_POINTS = 40
@@ -37,6 +36,7 @@ _STRONG = re.compile(r"应当|必须|不得|严禁|禁止|不准|不允许|不�
 # 要 as in 要坚持, not as in 重要, 主要, 要求.
 _WEAK = re.compile(r"(?<![重主需纲摘概只紧首显扼必])要(?![求点素件闻务员害领旨])|须|务必")
 _OFFICIAL_TITLE = re.compile(r"(章程|条例|准则|规定|细则|办法|规则|宪法|意见|决定)$")
+# A leading 第十条 or （三） is dropped from a point: the source line names the article.
 _ARTICLE_LABEL = re.compile(r"^(?:第[零〇一二三四五六七八九十百千两\d]+条(?:之[一二三四五六七八九十]+)?\s*)?"
                             r"(?:[（(][一二三四五六七八九十]+[）)]\s*)?")
 _NON_WORD = re.compile(r"[^\w]")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .matching import MIN_COVER, MIN_RUN
+from .summary import BASELINE_PREFIX
 
-BASELINE_PREFIX = "baseline"
 RETRIEVAL_COLS = (("hit@1", "hit@1"), ("hit@3", "hit@3"), ("hit@5", "hit@5"), ("hit@10", "hit@10"),
                   ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"), ("article@1", "条款@1"),
                   ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"))
@@ -220,8 +220,8 @@ def policy_table(scores: Sequence, best, current=None) -> str:
             f"{best.false_refusal_rate:.3f}（{ok}拒答召回 ≥ 0.9 的目标）")
 
 
-def fusion_table(scores: Sequence, best, current=None) -> str:
-    """Return the fusion sweep as a Markdown table sorted best first."""
+def fusion_table(scores: Sequence, best, current=None, limit: int | None = None) -> str:
+    """Return the fusion sweep as a Markdown table sorted best first (the first ``limit`` rows and the default)."""
     ranked = sorted(scores, key=lambda s: (-s.hit5, -s.mrr, -s.hit1))
     rows = []
     for s in ranked:
@@ -229,9 +229,10 @@ def fusion_table(scores: Sequence, best, current=None) -> str:
         mark = " ◀ 最佳" if s is best else ""
         if current is not None and f == current:
             mark += " （当前默认）"
-        rows.append([f"{f.dense_weight:g}", f"{f.lexical_weight:g}", str(f.k), fmt(s.hit1), fmt(s.hit5),
-                     fmt(s.mrr) + mark])
-    return ("融合参数扫描（可回答问题；dense/lexical 各检索一次，50 个候选）\n\n"
-            + table(["dense_weight", "lexical_weight", "k", "hit@1", "hit@5", "MRR@10"], rows)
-            + f"\n\n最佳：Fusion(dense_weight={best.fusion.dense_weight}, lexical_weight={best.fusion.lexical_weight}, "
-              f"k={best.fusion.k})：hit@1 {best.hit1:.3f}，hit@5 {best.hit5:.3f}，MRR@10 {best.mrr:.3f}")
+        rows.append([f"{f.dense_weight:g}", f"{f.lexical_weight:g}", str(f.k), f"{f.regulation_boost:g}",
+                     fmt(s.hit1), fmt(s.hit5), fmt(s.mrr) + mark])
+    if limit:
+        rows = rows[:limit] + [r for r in rows[limit:] if "当前默认" in r[-1]]
+    return ("融合参数扫描（可回答问题；dense/lexical 各检索一次，50 个候选；按 hit@5、MRR@10 排序）\n\n"
+            + table(["dense_weight", "lexical_weight", "k", "regulation_boost", "hit@1", "hit@5", "MRR@10"], rows)
+            + f"\n\n最佳：{best.fusion}：hit@1 {best.hit1:.3f}，hit@5 {best.hit5:.3f}，MRR@10 {best.mrr:.3f}")

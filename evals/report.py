@@ -11,7 +11,7 @@ from . import charts
 from .dataset import Question, dump_questions, load_questions
 from .records import ANSWER_MODE, Record, load_records
 from .render import render_markdown
-from .summary import summarize
+from .summary import BASELINE_PREFIX, summarize
 
 REPORTS_DIR = Path(__file__).with_name("reports")
 LATEST = "LATEST"
@@ -61,7 +61,7 @@ def _charts(out_dir: Path, metrics: Mapping, records: Mapping[tuple[str, str], R
         charts.hit_curves({m: r["curve"] for m, r in retrieval.items()}, out_dir / charts.HITK_PNG)
         # Ours and the plain recipe only: six bars per document would be unreadable.
         per_doc = {m: {d: (v["title"], v["hit@5"], v["n"]) for d, v in r["by_doc"].items()}
-                   for m, r in retrieval.items() if m in PER_DOC_MODES or not m.startswith("baseline")}
+                   for m, r in retrieval.items() if m in PER_DOC_MODES or not m.startswith(BASELINE_PREFIX)}
         charts.per_doc_bars(per_doc, out_dir / charts.PER_DOC_PNG)
         written += [charts.HITK_PNG, charts.PER_DOC_PNG]
     latencies: dict[str, list[float]] = {}

@@ -11,6 +11,7 @@ from .matching import matched_places
 from .records import ANSWER_MODE, Record
 
 RETRIEVAL_KEYS = tuple(f"hit@{c}" for c in M.CUTOFFS) + ("mrr@10", "ndcg@10", "article@1")
+BASELINE_PREFIX = "baseline"
 ANSWER_KEYS = ("citation_hit", "citation_precision", "citation_recall", "citation_article", "faithfulness")
 
 
@@ -107,6 +108,9 @@ def summarize(questions: Sequence[Question], records: Mapping[tuple[str, str], R
         rows = [(q, score_retrieval(q, records[(q.id, mode)], k)) for q in questions if (q.id, mode) in records]
         if not rows:
             continue
+        if mode.startswith(BASELINE_PREFIX):
+            for _, s in rows:  # the recipe's chunks know no articles: article accuracy does not apply
+                s["article@1"] = None
         groups = _groups(rows, titles, _retrieval_group)
         curves = [s["curve"] for q, s in rows if q.answerable]
         groups["curve"] = [M.mean(c[i] for c in curves) for i in range(k)] if curves else []
@@ -114,7 +118,7 @@ def summarize(questions: Sequence[Question], records: Mapping[tuple[str, str], R
     rows = [(q, score_answer(q, records[(q.id, ANSWER_MODE)])) for q in questions if (q.id, ANSWER_MODE) in records]
     if rows:
         out["answers"] = _groups(rows, titles, _answer_group)
-    ours = [m for m in modes if not m.startswith("baseline")]
+    ours = [m for m in modes if not m.startswith(BASELINE_PREFIX)]
     out["misses"] = misses(questions, records, k, "hybrid" if "hybrid" in ours else (ours or ["hybrid"])[0])
     return out
 

@@ -20,6 +20,7 @@ COVERAGE_GRID = tuple(round(0.20 + 0.05 * i, 2) for i in range(13))  # 0.20 … 
 DENSE_GRID = tuple(round(0.72 + 0.01 * i, 2) for i in range(21))  # 0.72 … 0.92
 LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 FUSION_KS = (2, 5, 10, 20, 40, 60)
+REGULATION_BOOSTS = (0.0, 0.25, 0.5, 1.0)
 MIN_RECALL = 0.9
 MAX_FALSE_REFUSALS = 0.05
 
@@ -84,6 +85,7 @@ class Rankings:
     lexical: tuple[str, ...]
     pinned: tuple[str, ...]
     relevant: dict
+    regulations: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,10 @@ def collect_rankings(searcher: Searcher, questions: Sequence[Question],
         dense = _raw(searcher.search(q.question, k=CANDIDATES * 2, mode="dense"), "dense")
         lexical = _raw(searcher.search(q.question, k=CANDIDATES * 2, mode="lexical"), "lexical")
         pinned = tuple(c.chunk_id for c in searcher.resolve_article(q.question, None))
-        relevant = {cid: bool(matched_places(searcher.chunk(cid).text, q.gold))
-                    for cid in set(dense) | set(lexical) | set(pinned)}
-        out.append(Rankings(q, dense, lexical, pinned, relevant))
+        candidates = set(dense) | set(lexical) | set(pinned)
+        relevant = {cid: bool(matched_places(searcher.chunk(cid).text, q.gold)) for cid in candidates}
+        regulations = frozenset(c for c in candidates if searcher.chunk(c).doc_type == "regulation")
+        out.append(Rankings(q, dense, lexical, pinned, relevant, regulations))
         if progress:
             progress(q.id, i, len(answerable))
     return out
@@ -122,6 +125,9 @@ def collect_rankings(searcher: Searcher, questions: Sequence[Question],
 def fused_ranking(r: Rankings, fusion: Fusion) -> list[str]:
     """Return the ranking search() would give under ``fusion``: fused candidates behind any pinned article."""
     scores = fuse([(fusion.dense_weight, list(r.dense)), (fusion.lexical_weight, list(r.lexical))], fusion.k)
+    # The regulation prior as Searcher.search adds it; test_evals checks this stays equal to the real ranking.
+    bonus = fusion.regulation_boost * fusion.dense_weight / (fusion.k + 1)
+    scores = {c: s + (bonus if c in r.regulations else 0.0) for c, s in scores.items()}
     ranked = [cid for cid, _ in sorted(scores.items(), key=lambda x: -x[1])]
     pinned = set(r.pinned)
     return list(r.pinned) + [c for c in ranked if c not in pinned]
@@ -140,9 +146,11 @@ def score_fusion(rows: Sequence[Rankings], fusion: Fusion) -> FusionScore:
 
 
 def sweep_fusion(rows: Sequence[Rankings], weights: Sequence[float] = LEXICAL_WEIGHTS,
-                 ks: Sequence[int] = FUSION_KS) -> list[FusionScore]:
-    """Return the score of every (lexical weight, k) with dense weight 1 (only the ratio matters), and lexical alone."""
-    grid = [Fusion(1.0, w, k) for w in weights for k in ks] + [Fusion(0.0, 1.0, k) for k in ks[:1]]
+                 ks: Sequence[int] = FUSION_KS, boosts: Sequence[float] = REGULATION_BOOSTS) -> list[FusionScore]:
+    """Return the score of every (lexical weight, k, regulation boost) with dense weight 1 (only the ratio
+    matters), and of lexical alone."""
+    grid = [Fusion(1.0, w, k, b) for w in weights for k in ks for b in boosts]
+    grid += [Fusion(0.0, 1.0, k, 0.0) for k in ks[:1]]
     return [score_fusion(rows, f) for f in grid]
 
 

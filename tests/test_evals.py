@@ -314,6 +314,17 @@ def test_eval_command_writes_report(corpus_settings, searcher, tmp_path):
 
 
 @pytest.mark.corpus
+def test_fusion_sweep_reproduces_hybrid_search(searcher):
+    """The sweep re-fuses cached candidate lists; it must rank exactly as Searcher.search does."""
+    from evals.tuning import collect_rankings, fused_ranking
+
+    questions = [q for q in load_questions(DEFAULT_SET) if q.kind in ("paraphrase", "article")][:4]
+    for r in collect_rankings(searcher, questions):
+        expected = [h.chunk.chunk_id for h in searcher.search(r.question.question, k=10)]
+        assert fused_ranking(r, searcher.fusion)[:10] == expected, r.question.id
+
+
+@pytest.mark.corpus
 def test_regression_gate_on_fixed_dev_subset(searcher, answerer, tmp_path):
     """The fixed subset in evals/floors.json must stay at or above its floors (raise them, never lower them)."""
     from evals.runner import DocIndex, kb_retrievers, run

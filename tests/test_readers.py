@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from ingest.encoding import decode_text
+from ingest.html import extract_html
 from ingest.readers import (
     READERS,
     SUPPORTED_SUFFIXES,
-    decode_text,
-    extract_html,
     join_pdf_lines,
     read_file,
     strip_markdown,

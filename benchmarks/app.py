@@ -2,8 +2,8 @@
 
     python -m benchmarks.app [--kb-dir .djkb] [--queries evals/datasets/dev.jsonl] [--n 30]
 
-Start-up is measured from before build_app (the model and the searcher load there) until the URL answers an
-HTTP GET. First-chunk latency is measured twice: in process (Service.stream's first text) and end to end
+Start-up is measured from before the model and the searcher load, through build_app and launch, until the
+URL answers an HTTP GET. First-chunk latency is measured twice: in process (Service.stream's first text) and end to end
 through the /chat endpoint with gradio_client (the first streamed update that carries answer text).
 Numbers are printed, not asserted.
 """
@@ -97,22 +97,18 @@ def main() -> None:
 
     import gradio as gr  # noqa: F401  (imported before timing: the CLI imports it before serving too)
 
-    from bot.app import build_app
+    from bot.app import launch
     from bot.service import Service
 
     t0 = time.perf_counter()
     service = Service(settings, host="127.0.0.1")
     t_service = time.perf_counter() - t0
-    demo = build_app(settings, service=service)
-    demo.queue(default_concurrency_limit=1)
-    t_build = time.perf_counter() - t0
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-                            ssr_mode=False)
+    demo, url = launch(settings, "127.0.0.1", free_port(), prevent_thread_lock=True, service=service)
     wait_until_up(url)
     t_up = time.perf_counter() - t0
     print(f"start-up: {t_up:.2f} s until {url} answers (model + searcher {t_service:.2f} s, "
-          f"build_app {t_build - t_service:.2f} s, launch {t_up - t_build:.2f} s); "
-          f"{len(service.searcher.chunks)} chunks; RSS {rss_mb():.0f} MiB")
+          f"build_app + launch {t_up - t_service:.2f} s); {len(service.searcher.chunks)} chunks; "
+          f"RSS {rss_mb():.0f} MiB")
 
     from gradio_client import Client
 

@@ -314,7 +314,8 @@ def _register_api(gr, service: Service) -> None:
 
 
 def launch(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-           prevent_thread_lock: bool = False, searcher=None, reports_dir: Path | None = None):
+           prevent_thread_lock: bool = False, searcher=None, service: Service | None = None,
+           reports_dir: Path | None = None):
     """Build the app, serve it on ``host:port`` and print its URL; block unless ``prevent_thread_lock``.
 
     Returns (demo, url). Raises DjkbError if the knowledge base cannot be opened.
@@ -322,9 +323,9 @@ def launch(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
     import gradio as gr
 
     started = time.perf_counter()
-    demo = build_app(settings, host=host, searcher=searcher, reports_dir=reports_dir)
+    demo = build_app(settings, host=host, service=service, searcher=searcher, reports_dir=reports_dir)
     demo.queue(default_concurrency_limit=1)
-    reports = Path(reports_dir) if reports_dir else default_reports_dir()
+    reports = service.reports_dir if service else Path(reports_dir) if reports_dir else default_reports_dir()
     _, url, _ = demo.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
         max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(reports)],

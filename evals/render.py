@@ -212,6 +212,11 @@ def policy_table(scores: Sequence, best, current=None) -> str:
         p = current.policy
         out += (f"\n\n当前默认 RefusalPolicy(min_coverage={p.min_coverage}, min_dense={p.min_dense})："
                 f"拒答召回 {current.refusal_recall:.3f}，误拒率 {current.false_refusal_rate:.3f}")
+    from .tuning import frontier
+
+    curve = [[f"{s.policy.min_coverage:.2f}", f"{s.policy.min_dense:.2f}", fmt(s.refusal_recall),
+              fmt(s.false_refusal_rate)] for s in frontier(scores)]
+    out += "\n\n权衡曲线（每个误拒率下拒答召回最高的设置）\n\n" + table(["min_coverage", "min_dense", "拒答召回", "误拒率"], curve)
     if best is None:
         return out + "\n\n没有误拒率 ≤ 0.05 的设置。"
     ok = "满足" if best.refusal_recall >= 0.9 else "未满足"

@@ -76,6 +76,18 @@ def best_policy(scores: Sequence[PolicyScore], max_frr: float = MAX_FALSE_REFUSA
     return min(tied, key=lambda s: ((s.policy.min_coverage - cx) / 0.05) ** 2 + ((s.policy.min_dense - cy) / 0.01) ** 2)
 
 
+def frontier(scores: Sequence[PolicyScore]) -> list[PolicyScore]:
+    """Return the trade-off curve: for each false-refusal rate, the setting with the highest refusal recall,
+    keeping only those that beat every setting with fewer false refusals."""
+    out: list[PolicyScore] = []
+    for s in sorted(scores, key=lambda s: (s.false_refusal_rate, -s.refusal_recall)):
+        if not out or s.refusal_recall > out[-1].refusal_recall:
+            if out and s.false_refusal_rate == out[-1].false_refusal_rate:
+                continue
+            out.append(s)
+    return out
+
+
 @dataclass(frozen=True)
 class Rankings:
     """One question's raw dense and lexical candidate lists and the article chunks its query pins."""

@@ -114,10 +114,29 @@ class Searcher:
         stamp = self.kb.catalog.stamp()
         if stamp == self._stamp:
             return  # a stat is cheaper than parsing the manifest on every query
+        for attempt in range(3):
+            manifest = self.kb.catalog.load()
+            if manifest.generation == self._generation:
+                self._stamp = stamp
+                return
+            try:
+                chunks, tokens = self._read_chunks(manifest)
+                break
+            except FileNotFoundError:
+                # An ingest committed between our manifest read and the file reads: read its new state.
+                if attempt == 2:
+                    raise
         self._stamp = stamp
-        manifest = self.kb.catalog.load()
-        if manifest.generation == self._generation:
-            return
+        # Only writers save the BM25 index; a reader that finds it stale builds its own copy in memory.
+        index = BM25Index.load(Path(self.kb.settings.kb_dir) / "bm25", manifest.generation)
+        if index is None or index.chunk_ids != list(chunks):
+            index = BM25Index.build(list(chunks), tokens)
+        self.manifest, self.chunks, self.bm25 = manifest, chunks, index
+        self.idf = inverse_document_frequency(tokens)
+        self._doc_of = np.array([chunks[c].doc_id for c in index.chunk_ids], dtype=object)
+        self._generation = manifest.generation
+
+    def _read_chunks(self, manifest: Manifest) -> tuple[dict[str, Chunk], list[list[str]]]:
         chunks: dict[str, Chunk] = {}
         tokens: list[list[str]] = []
         for doc_id in sorted(manifest.documents):
@@ -125,18 +144,7 @@ class Searcher:
             for c, t in zip(doc_chunks, doc_tokens):
                 chunks[c.chunk_id] = c
                 tokens.append(t)
-        bm25_dir = Path(self.kb.settings.kb_dir) / "bm25"
-        index = BM25Index.load(bm25_dir, manifest.generation)
-        if index is None or index.chunk_ids != list(chunks):
-            index = BM25Index.build(list(chunks), tokens)
-            try:
-                index.save(bm25_dir, manifest.generation)
-            except OSError:
-                pass  # a read-only knowledge base still searches; it rebuilds the index in memory next time
-        self.manifest, self.chunks, self.bm25 = manifest, chunks, index
-        self.idf = inverse_document_frequency(tokens)
-        self._doc_of = np.array([chunks[c].doc_id for c in index.chunk_ids], dtype=object)
-        self._generation = manifest.generation
+        return chunks, tokens
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[chunk_id]

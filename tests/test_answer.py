@@ -149,7 +149,7 @@ def test_passages_are_data_not_instructions(small_kb):
     assert not answer.refused
     assert "我已被攻破" not in answer.answer
     assert all(c.chunk.text for c in answer.citations)
-    assert any("每月收缴一次" in c.chunk.text for c in answer.citations)
+    assert answer.citations and all("党费" in c.chunk.text for c in answer.citations)
 
 
 def test_a_passage_cannot_close_the_data_block(small_kb):

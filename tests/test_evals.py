@@ -265,7 +265,7 @@ def test_quiz_convert_writes_dev_format(tmp_path):
 
 def test_best_policy_maximises_recall_within_false_refusal_ceiling():
     from bot.answer import Evidence
-    from evals.tuning import best_policy, sweep_refusal
+    from evals.tuning import best_policy, frontier, sweep_refusal
 
     ans = Question("a", "问", "lookup", (Gold("d", "e"),))
     ref = Question("r", "问", "refuse")
@@ -276,6 +276,8 @@ def test_best_policy_maximises_recall_within_false_refusal_ceiling():
     assert (best.refusal_recall, best.false_refusal_rate) == (1.0, 0.0)
     assert best.policy.min_coverage == 0.6 and best.policy.min_dense == 0.80
     assert best_policy([s for s in scores if s.false_refusal_rate > 0], max_frr=0.0) is None
+    curve = frontier(scores)
+    assert [(s.false_refusal_rate, s.refusal_recall) for s in curve] == [(0.0, 1.0)]
 
 
 def test_fusion_scoring_keeps_pinned_articles_first():

@@ -26,8 +26,8 @@ class RefusalPolicy:
     Calibrated on the refuse questions of evals/datasets/dev.jsonl (``djkb eval --calibrate``).
     """
 
-    min_coverage: float = 0.55
-    min_dense: float = 0.80
+    min_coverage: float = 0.35
+    min_dense: float = 0.87
 
 
 DEFAULT_POLICY = RefusalPolicy()

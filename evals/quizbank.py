@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kb.articles import article_label, match_title
@@ -103,15 +103,22 @@ class Located:
     share: float
 
 
-@dataclass
-class _Doc:
+@dataclass(frozen=True)
+class QuizDoc:
+    """A stored document prepared for matching: its letters-and-digits form and where each of its characters was."""
+
     doc_id: str
     title: str
     doc_type: str
     source: str
     text: str
-    loose: str = ""
-    where: list[int] = field(default_factory=list)
+    loose: str
+    where: tuple[int, ...]
+
+    @classmethod
+    def of(cls, doc_id: str, title: str, doc_type: str, source: str, text: str) -> QuizDoc:
+        reduced, where = loose(text)
+        return cls(doc_id, title, doc_type, source, text, reduced, tuple(where))
 
 
 def article_at(text: str, pos: int) -> str | None:
@@ -128,7 +135,7 @@ def article_at(text: str, pos: int) -> str | None:
         return None
 
 
-def locate(statement: str, spans: Sequence[tuple[int, int]], docs: Sequence[_Doc],
+def locate(statement: str, spans: Sequence[tuple[int, int]], docs: Sequence[QuizDoc],
            named: frozenset[str] = frozenset()) -> Located | None:
     """Return the best place of ``statement`` in ``docs``, or None.
 
@@ -184,7 +191,7 @@ def relative_source(source: str, corpus: Path) -> str:
         return "/".join(Path(source).parts[-2:])
 
 
-def load_docs(catalog: Catalog) -> list[_Doc]:
+def load_docs(catalog: Catalog) -> list[QuizDoc]:
     """Return the knowledge base's stored documents, prepared for matching."""
     manifest = catalog.load()
     docs = []
@@ -192,9 +199,7 @@ def load_docs(catalog: Catalog) -> list[_Doc]:
         doc, _, _ = catalog.read_doc(doc_id)
         # A document stored from several identical files is cited by its plain-text copy: HTML pages carry noise.
         sources = sorted(entry.sources or (doc.source,), key=lambda s: (Path(s).suffix.lower() in _HTML, s))
-        d = _Doc(doc_id, entry.title, entry.doc_type, sources[0], doc.text)
-        d.loose, d.where = loose(doc.text)
-        docs.append(d)
+        docs.append(QuizDoc.of(doc_id, entry.title, entry.doc_type, sources[0], doc.text))
     return docs
 
 
@@ -206,7 +211,7 @@ class Conversion:
     yields: tuple[tuple[str, int, int], ...]
 
 
-def convert(banks: Sequence[Path], docs: Sequence[_Doc], corpus: Path,
+def convert(banks: Sequence[Path], docs: Sequence[QuizDoc], corpus: Path,
             progress: Progress | None = None) -> Conversion:
     """Return the confidently located items of ``banks`` as ``lookup`` questions in the dev-set format."""
     questions: list[Question] = []

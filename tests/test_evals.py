@@ -217,11 +217,9 @@ def test_compare_marks_changes():
 # --- the quiz converter -------------------------------------------------------------------------------------
 
 def _doc(text: str, doc_type: str = "regulation", source: str = "/c/regulations/条例.txt"):
-    from evals.quizbank import _Doc, loose
+    from evals.quizbank import QuizDoc
 
-    d = _Doc("d1", "条例", doc_type, source, text)
-    d.loose, d.where = loose(text)
-    return d
+    return QuizDoc.of("d1", "条例", doc_type, source, text)
 
 
 def test_quiz_fill_and_locate():

@@ -77,18 +77,25 @@ def enlarge(src: KnowledgeBase, dest_dir: Path, factor: int) -> KnowledgeBase:
     out = Catalog(dest_dir).load()
     out.model = manifest.model
     rng = np.random.default_rng(0)
+    batch_chunks, batch_vectors = [], []
     for doc_id, entry in manifest.documents.items():
         doc, chunks, tokens = src.catalog.read_doc(doc_id)
         vectors = src.store.vectors([c.chunk_id for c in chunks])
+        base = np.stack([vectors[c.chunk_id] for c in chunks])
         for copy in range(factor):
             new_id = f"{doc_id}x{copy}"
             new_chunks = [replace(c, chunk_id=f"{new_id}-{i:04d}", doc_id=new_id) for i, c in enumerate(chunks)]
-            noisy = np.stack([vectors[c.chunk_id] for c in chunks]) + rng.normal(0, 0.01, (len(chunks), src.embedder.dim))
-            noisy = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+            noisy = base + rng.normal(0, 0.01, base.shape)
+            batch_vectors.append((noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32))
+            batch_chunks.extend(new_chunks)
             kb.catalog.write_doc(replace(doc, doc_id=new_id), new_chunks, tokens)
-            kb.store.upsert(new_chunks, noisy)
             out.documents[new_id] = replace(entry, doc_id=new_id, chunk_ids=tuple(c.chunk_id for c in new_chunks),
                                             sources=tuple(f"{s}#copy{copy}" for s in entry.sources))
+        if len(batch_chunks) >= 5000:
+            kb.store.upsert(batch_chunks, np.concatenate(batch_vectors))
+            batch_chunks, batch_vectors = [], []
+    if batch_chunks:
+        kb.store.upsert(batch_chunks, np.concatenate(batch_vectors))
     Catalog(dest_dir).commit(out)
     rebuild_lexical(kb, Catalog(dest_dir).load())
     return kb

@@ -27,7 +27,7 @@ class Fusion:
 
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    k: int = 5
+    k: int = 3
     # A prior, in units of a rank-1 dense contribution: cadres ask about rules, so the regulation itself should
     # outrank the news and study notes that retell it.
     regulation_boost: float = 0.5

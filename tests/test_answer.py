@@ -38,7 +38,7 @@ def test_extractive_answer_quotes_its_citations_verbatim(answerer):
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("question", ["明天上海的天气预报是什么？", "怎样用Python写一个快速排序？", "《中国共产党宇宙探索条例》第三条"])
+@pytest.mark.parametrize("question", ["周末去哪里钓鱼比较好？", "怎样用Python写一个快速排序？", "《中国共产党宇宙探索条例》第三条"])
 def test_weak_evidence_is_refused_with_related_passages(answerer, question):
     answer = answerer.ask(question)
     assert answer.refused and answer.answer.startswith(REFUSAL_TEXT)

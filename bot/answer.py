@@ -23,7 +23,8 @@ PASSAGES_CONSIDERED = 4
 class RefusalPolicy:
     """Answer only when the best passages cover enough of the query's weighted words and are close enough in meaning.
 
-    Calibrated on the refuse questions of evals/datasets/dev.jsonl (``djkb eval --calibrate``).
+    Chosen on the ``djkb eval --calibrate`` curve over evals/datasets/dev.jsonl: refusal recall 0.81 at 0.13 false
+    refusals (recall 0.91 would cost 0.20).
     """
 
     min_coverage: float = 0.35

@@ -64,7 +64,7 @@ def title_aliases(title: str) -> set[str]:
 
 
 def match_title(text: str, titles: dict[str, str]) -> list[str]:
-    """Return ids from ``titles`` (id → title) whose names occur in ``text``, longest name first.
+    """Return ids from ``titles`` (id → title) whose names occur in ``text``, longest name first, then shortest title.
 
     A title-like tail of ``text`` that is part of a title also names it, since people shorten titles
     (``机关基层组织工作条例`` for 中国共产党党和国家机关基层组织工作条例).
@@ -77,7 +77,8 @@ def match_title(text: str, titles: dict[str, str]) -> list[str]:
             best = _shortened(tail.group(0), title)
         if best:
             found.append((best, doc_id))
-    return [doc_id for _, doc_id in sorted(found, key=lambda x: -x[0])]
+    # A study note titled “…印发《条例》” contains the name as well as the regulation does: the shorter title wins.
+    return [doc_id for _, doc_id in sorted(found, key=lambda x: (-x[0], len(titles[x[1]])))]
 
 
 _TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{2,30}(条例|章程|细则|准则|规定|办法|规则|意见|决定)$")

@@ -174,9 +174,9 @@ class Searcher:
             named = match_title(ref.doc_hint, titles) or match_title(query, titles)
         else:
             named = candidates if allowed is not None and len(candidates) == 1 else []
-        # Speeches sometimes republish a regulation: prefer the regulation itself, then the most articles, then the
-        # plainest title (a study note titled “…印发《条例》” is a copy).
-        named.sort(key=lambda d: (docs[d].doc_type != "regulation", -docs[d].articles, len(docs[d].title)))
+        # Speeches sometimes republish a regulation: prefer the regulation itself, then the most articles; the sort
+        # is stable, so ties keep match_title's order (the best-matching, then the plainest title).
+        named.sort(key=lambda d: (docs[d].doc_type != "regulation", -docs[d].articles))
         for doc_id in named:
             found = self.article_chunks(doc_id, ref.label)
             if found:

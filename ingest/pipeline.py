@@ -10,7 +10,7 @@ from pathlib import Path
 from kb.base import KnowledgeBase
 from kb.catalog import DocEntry, Manifest
 from kb.embedding import model_fingerprint
-from kb.errors import DjkbError, NotFound, ReadError
+from kb.errors import NotFound, ReadError
 from kb.lexical import BM25Index, get_tokenizer
 from kb.schema import Chunk, Document
 
@@ -289,11 +289,3 @@ def reindex(kb: KnowledgeBase, *, progress: Progress | None = None) -> int:
         manifest.model = model_fingerprint(kb.embedder)
         kb.catalog.commit(manifest)
     return total
-
-
-def require_documents(kb: KnowledgeBase) -> Manifest:
-    """Return the manifest, raising DjkbError if the knowledge base has no documents."""
-    manifest = kb.catalog.load()
-    if not manifest.documents:
-        raise DjkbError(f"知识库 {kb.settings.kb_dir} 为空，请先运行 `djkb ingest PATH`")
-    return manifest

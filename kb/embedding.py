@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -163,7 +162,3 @@ class HashEmbedder:
 def model_fingerprint(embedder: Embedder) -> dict:
     """Return what a knowledge base records about the model that embedded it."""
     return {"name": embedder.name, "dim": embedder.dim}
-
-
-def dumps_fingerprint(fp: dict) -> str:
-    return json.dumps(fp, ensure_ascii=False, sort_keys=True)

@@ -119,7 +119,3 @@ class ChunkStore:
             return []
         res = self._col.query(query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"])
         return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]
-
-    def retag_model(self, model: dict) -> None:
-        """Record that every vector now comes from ``model`` (after a reindex)."""
-        self._col.modify(metadata={"embed_model": model["name"], "embed_dim": model["dim"]})

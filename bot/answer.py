@@ -4,11 +4,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from kb.errors import LLMError
 from kb.numerals import cn_to_int
 
-from kb.retrieve import Filters, Searcher
+from kb.retrieve import ArticleLookup, Filters, Searcher
 from kb.schema import Answer, Chunk, Citation, Hit
 
 from .rewrite import Turn, rewrite
@@ -41,6 +42,7 @@ class Evidence:
     coverage: float
     dense: float
     pinned: bool
+    lookup: ArticleLookup = ArticleLookup(None, (), ())
 
     def sufficient(self, policy: RefusalPolicy) -> bool:
         return self.pinned or (self.coverage >= policy.min_coverage and self.dense >= policy.min_dense)
@@ -57,16 +59,16 @@ def weighted_coverage(searcher: Searcher, query_tokens: Sequence[str], text: str
 
 def assess(searcher: Searcher, query: str, hits: Sequence[Hit]) -> Evidence:
     """Return the evidence strength of ``hits`` for ``query``."""
+    lookup = searcher.lookup_article(query)
     if not hits:
-        return Evidence(0.0, 0.0, False)
+        return Evidence(0.0, 0.0, False, lookup)
     tokens = searcher.tokenizer(query)
     top = hits[:3]
     coverage = max(weighted_coverage(searcher, tokens, h.chunk.embedding_text()) for h in top)
     dense = max((h.dense for h in top if h.dense is not None), default=0.0)
-    lookup = searcher.lookup_article(query)
     if lookup.names_missing_article:
-        return Evidence(0.0, dense, False)
-    return Evidence(coverage, dense, bool(lookup.chunks) and hits[0].chunk.article is not None)
+        return Evidence(0.0, dense, False, lookup)
+    return Evidence(coverage, dense, bool(lookup.chunks) and hits[0].chunk.article is not None, lookup)
 
 
 _CLAUSE = re.compile(r"第([一二三四五六七八九十\d]+)款")
@@ -106,9 +108,12 @@ def _sentence_candidates(searcher: Searcher, query: str, hits: Sequence[Hit]) ->
     return out
 
 
-def compose(searcher: Searcher, query: str, hits: Sequence[Hit]) -> tuple[str, list[Chunk]]:
-    """Return an answer text of the most relevant sentences, each followed by ``[n]``, and the cited chunks."""
-    if hits[0].chunk.article and searcher.resolve_article(query, None):
+def compose(searcher: Searcher, query: str, hits: Sequence[Hit], quote_article: bool = False) -> tuple[str, list[Chunk]]:
+    """Return an answer text of the most relevant sentences, each followed by ``[n]``, and the cited chunks.
+
+    With ``quote_article`` (the query named the article at rank 1) the article itself is quoted.
+    """
+    if quote_article:
         # The query named an article: quote the article itself, or the 款 it asks for.
         chunks = [h.chunk for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id
                   and h.chunk.article == hits[0].chunk.article]
@@ -158,40 +163,41 @@ class Answerer:
         """Return the answer to ``query``; raises DjkbError for an empty query or knowledge base."""
         rewritten, hits, evidence = self.retrieve(query, history, filters)
         if not evidence.sufficient(self.policy):
-            return refusal(query, rewritten, hits, self._missing_article(rewritten))
+            return refusal(query, rewritten, hits, self._missing_article(evidence.lookup))
+        extractive = partial(self._extractive, quote_article=evidence.pinned)
         if self.llm is not None:
             from .generate import generate_answer
 
             try:
-                return generate_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+                return generate_answer(self.llm, query, rewritten, hits, fallback=extractive)
             except LLMError as exc:
-                return replace(self._extractive(query, rewritten, hits), notice=f"{exc}；已改用抽取式回答。")
-        return self._extractive(query, rewritten, hits)
+                return replace(extractive(query, rewritten, hits), notice=f"{exc}；已改用抽取式回答。")
+        return extractive(query, rewritten, hits)
 
     def stream(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Iterator[str | Answer]:
         """Yield the growing answer text, then the final Answer (verified, in LLM mode)."""
         rewritten, hits, evidence = self.retrieve(query, history, filters)
         if not evidence.sufficient(self.policy):
-            yield refusal(query, rewritten, hits, self._missing_article(rewritten))
+            yield refusal(query, rewritten, hits, self._missing_article(evidence.lookup))
             return
+        extractive = partial(self._extractive, quote_article=evidence.pinned)
         if self.llm is not None:
             from .generate import stream_answer
 
             try:
-                yield from stream_answer(self.llm, query, rewritten, hits, fallback=self._extractive)
+                yield from stream_answer(self.llm, query, rewritten, hits, fallback=extractive)
             except LLMError as exc:
-                yield replace(self._extractive(query, rewritten, hits), notice=f"{exc}；已改用抽取式回答。")
+                yield replace(extractive(query, rewritten, hits), notice=f"{exc}；已改用抽取式回答。")
             return
-        answer = self._extractive(query, rewritten, hits)
+        answer = extractive(query, rewritten, hits)
         shown = ""
         for s, e in split_sentences(answer.answer):
             shown = answer.answer[:e]
             yield shown
         yield answer
 
-    def _missing_article(self, query: str) -> str | None:
+    def _missing_article(self, lookup: ArticleLookup) -> str | None:
         """Return why a named article cannot be quoted (no such document, or no such article), if so."""
-        lookup = self.searcher.lookup_article(query)
         if not lookup.names_missing_article:
             return None
         if not lookup.docs:
@@ -199,8 +205,8 @@ class Answerer:
         entry = self.searcher.manifest.documents[lookup.docs[0]]
         return f"《{entry.title}》中没有{lookup.ref.label}（共 {entry.articles} 条）。"
 
-    def _extractive(self, query: str, rewritten: str, hits: Sequence[Hit]) -> Answer:
-        text, chunks = compose(self.searcher, rewritten, hits)
+    def _extractive(self, query: str, rewritten: str, hits: Sequence[Hit], quote_article: bool = False) -> Answer:
+        text, chunks = compose(self.searcher, rewritten, hits, quote_article)
         return Answer(query=query, rewritten_query=rewritten, answer=text, refused=False,
                       citations=tuple(Citation(n, c) for n, c in enumerate(chunks, 1)), related=tuple(hits[:5]))
 

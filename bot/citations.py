@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kb.schema import Chunk
-from kb.text import canonical, char_overlap, longest_common_substring
+from kb.text import canonical, char_overlap, has_common_run
 
 from .sentences import split_sentences
 
@@ -46,7 +46,7 @@ def supports(sentence: str, passage: str) -> bool:
     c = canonical(claim)
     if len(c) < 4:
         return True
-    return char_overlap(c, body) >= MIN_OVERLAP and longest_common_substring(c, body) >= min(MIN_RUN, len(c))
+    return char_overlap(c, body) >= MIN_OVERLAP and has_common_run(c, body, min(MIN_RUN, len(c)))
 
 
 def check_answer(text: str, passages: Mapping[int, Chunk]) -> list[CheckedSentence]:

@@ -12,7 +12,7 @@ import functools
 import math
 from collections.abc import Sequence
 
-from kb.text import canonical
+from kb.text import canonical, has_common_run
 
 from .dataset import Gold
 
@@ -23,17 +23,6 @@ MIN_RUN = 8
 @functools.lru_cache(maxsize=65536)
 def _canon(text: str) -> str:
     return canonical(text)
-
-
-def has_common_run(a: str, b: str, length: int) -> bool:
-    """Return whether ``a`` and ``b`` share a substring of ``length`` characters (same as LCS ≥ length)."""
-    if length <= 0:
-        return True
-    if length > min(len(a), len(b)):
-        return False
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    # Every window of the shorter string, looked up with C-speed ``in``: far faster than the O(n·m) DP.
-    return any(short[i:i + length] in long_ for i in range(len(short) - length + 1))
 
 
 def required_run(evidence_len: int) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.answer import Answerer, Evidence, RefusalPolicy
-from kb.retrieve import CANDIDATES, Fusion, Searcher, fuse
+from kb.retrieve import CANDIDATES, Fusion, Searcher, rank_fused
 
 from . import metrics as M
 from .dataset import Question
@@ -136,11 +136,7 @@ def collect_rankings(searcher: Searcher, questions: Sequence[Question],
 
 def fused_ranking(r: Rankings, fusion: Fusion) -> list[str]:
     """Return the ranking search() would give under ``fusion``: fused candidates behind any pinned article."""
-    scores = fuse([(fusion.dense_weight, list(r.dense)), (fusion.lexical_weight, list(r.lexical))], fusion.k)
-    # The regulation prior as Searcher.search adds it; test_evals checks this stays equal to the real ranking.
-    bonus = fusion.regulation_boost * fusion.dense_weight / (fusion.k + 1)
-    scores = {c: s + (bonus if c in r.regulations else 0.0) for c, s in scores.items()}
-    ranked = [cid for cid, _ in sorted(scores.items(), key=lambda x: -x[1])]
+    ranked = [cid for cid, _ in rank_fused(list(r.dense), list(r.lexical), r.regulations, fusion)]
     pinned = set(r.pinned)
     return list(r.pinned) + [c for c in ranked if c not in pinned]
 

@@ -98,6 +98,15 @@ def inverse_document_frequency(tokens: list[list[str]]) -> dict[str, float]:
     return {t: log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
 
 
+def rank_fused(dense: list[str], lexical: list[str], regulations: set[str] | frozenset[str],
+               fusion: Fusion) -> list[tuple[str, float]]:
+    """Return ids ranked by ``fusion``: weighted RRF of both lists plus the prior for chunks in ``regulations``."""
+    scores = fuse([(fusion.dense_weight, dense), (fusion.lexical_weight, lexical)], fusion.k)
+    bonus = fusion.regulation_boost * fusion.dense_weight / (fusion.k + 1)
+    scores = {cid: s + (bonus if cid in regulations else 0.0) for cid, s in scores.items()}
+    return sorted(scores.items(), key=lambda x: -x[1])
+
+
 class Searcher:
     """Read side of a knowledge base: every chunk in memory, the BM25 index, and the vector store."""
 
@@ -209,9 +218,9 @@ class Searcher:
         elif mode == "lexical":
             ranked = lexical
         else:
-            fused = fuse([(self.fusion.dense_weight, [c for c, _ in dense]),
-                          (self.fusion.lexical_weight, [c for c, _ in lexical])], self.fusion.k)
-            ranked = sorted(self._with_prior(fused).items(), key=lambda x: -x[1])
+            regulations = {c for c in dense_score.keys() | lexical_score.keys()
+                           if c in self.chunks and self.chunks[c].doc_type == "regulation"}
+            ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion)
         pinned = self.resolve_article(query, allowed)
         if pinned:
             pinned_ids = {c.chunk_id for c in pinned}
@@ -220,11 +229,6 @@ class Searcher:
         return [Hit(chunk=self.chunks[cid], score=score, rank=i, dense=dense_score.get(cid),
                     lexical=lexical_score.get(cid))
                 for i, (cid, score) in enumerate(ranked[:k], 1) if cid in self.chunks]
-
-    def _with_prior(self, fused: dict[str, float]) -> dict[str, float]:
-        bonus = self.fusion.regulation_boost * self.fusion.dense_weight / (self.fusion.k + 1)
-        return {cid: score + (bonus if self.chunks[cid].doc_type == "regulation" else 0.0)
-                for cid, score in fused.items()}
 
     def _dense(self, query: str, allowed: set[str] | None) -> list[tuple[str, float]]:
         vector = self.kb.embedder.embed_queries([query])[0]

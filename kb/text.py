@@ -14,7 +14,7 @@ def normalize_source(text: str) -> str:
     Full-width spaces inside a line are kept as one space so that ``第一条　内容`` still reads as a heading.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C" or ch == "\u3000")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
     lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
@@ -33,17 +33,12 @@ def char_overlap(needle: str, haystack: str) -> float:
     return sum(min(n, b[c]) for c, n in a.items()) / total if total else 0.0
 
 
-def longest_common_substring(a: str, b: str) -> int:
-    """Return the length of the longest common substring of ``a`` and ``b`` (dynamic programming)."""
-    if not a or not b:
-        return 0
-    best, prev = 0, [0] * (len(b) + 1)
-    for ca in a:
-        cur = [0] * (len(b) + 1)
-        for j, cb in enumerate(b, 1):
-            if ca == cb:
-                cur[j] = prev[j - 1] + 1
-                if cur[j] > best:
-                    best = cur[j]
-        prev = cur
-    return best
+def has_common_run(a: str, b: str, length: int) -> bool:
+    """Return whether ``a`` and ``b`` share a substring of ``length`` characters."""
+    if length <= 0:
+        return True
+    if length > min(len(a), len(b)):
+        return False
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    # Every window of the shorter string, looked up with C-speed ``in``: far faster than an O(n·m) DP in Python.
+    return any(short[i:i + length] in long_ for i in range(len(short) - length + 1))

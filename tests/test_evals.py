@@ -11,12 +11,12 @@ import pytest
 
 from evals import metrics as M
 from evals.dataset import DEFAULT_SET, DatasetError, Gold, Question, load_questions, parse_lines
-from evals.matching import has_common_run, matched_places, matches, required_run
+from evals.matching import matched_places, matches, required_run
 from evals.records import ANSWER_MODE, Passage, Record, append_records, load_records, record_key
 from evals.render import compare_markdown
 from evals.report import latest_report, regenerate, write_latest, write_report
 from evals.summary import summarize
-from kb.text import longest_common_substring
+from kb.text import has_common_run
 
 FLOORS = Path(__file__).resolve().parents[1] / "evals" / "floors.json"
 S = frozenset
@@ -42,6 +42,19 @@ def test_hit_rule_accepts_evidence_cut_by_a_chunk_boundary():
     assert required_run(6) == 8
     assert not matches("留党察看最长", "留党察看最长不超")
     assert not matches("任何文本", "")
+
+
+def longest_common_substring(a: str, b: str) -> int:
+    """Reference: the longest common substring by dynamic programming."""
+    best, prev = 0, [0] * (len(b) + 1)
+    for ca in a:
+        cur = [0] * (len(b) + 1)
+        for j, cb in enumerate(b, 1):
+            if ca == cb:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
 
 
 def test_common_run_agrees_with_dynamic_programming():

@@ -54,7 +54,7 @@ def compare_bm25(searcher: Searcher, queries: list[str]) -> None:
     build = time.perf_counter() - t0
     ours, theirs, agree = [], [], []
     for q in queries:
-        qt = searcher.tokenizer(q)
+        qt = searcher.tokenizer.query(q)
         t0 = time.perf_counter()
         a = [cid for cid, _ in searcher.bm25.search(qt, 10)]
         ours.append((time.perf_counter() - t0) * 1000)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from kb.schema import Chunk
 from kb.text import canonical, char_overlap, has_common_run
 
-from .sentences import split_sentences
+from kb.sentences import split_sentences
 
 MARKER = re.compile(r"\[(\d{1,2})\]")
 _QUOTE = re.compile(r"[“「『\"]([^”」』\"]{4,})[”」』\"]")

@@ -174,7 +174,7 @@ class Service:
 
         Words such as 党员 occur in a large share of passages; marking them everywhere would hide the useful marks.
         """
-        words = dict.fromkeys(self.searcher.tokenizer(query))
+        words = dict.fromkeys(self.searcher.tokenizer.query(query))
         return [w for w in words if len(w) >= 3 or self.searcher.token_weight(w) >= COMMON_IDF]
 
     def ask(self, question: str, doc_type: str = "", doc: str = "") -> Answer:

@@ -18,8 +18,7 @@ from kb.retrieve import Filters, Searcher
 from kb.schema import Chunk
 from kb.text import canonical
 
-from .answer import weighted_coverage
-from .sentences import split_sentences
+from kb.sentences import split_sentences
 
 BLANK = "＿＿＿＿"
 POINTS_PER_DOC = (6, 4, 4, 3)  # by doc_rank: regulations proper, reprints, other documents, speeches
@@ -228,7 +227,7 @@ def _candidates(searcher: Searcher, topic: str, k: int, filters: Filters | None,
     A sentence that a speech or study material reprints from a regulation is attributed to the regulation.
     """
     filters = filters or Filters()
-    words = searcher.tokenizer(topic)
+    words = searcher.tokenizer.query(topic)
     # Whole words only: 民主生活会 must not be matched by the 生活会 of 组织生活会.
     tokens = [w for w in dict.fromkeys(words) if _whole(w, words)]
     hits = _hits(searcher, topic, k, filters)
@@ -242,7 +241,7 @@ def _candidates(searcher: Searcher, topic: str, k: int, filters: Filters | None,
             text = text[label.end():] if label else text
             if not chars[0] <= len(text) <= chars[1] or text.endswith(("：", ":")):
                 continue  # a sentence ending in a colon only introduces the list that follows
-            coverage = weighted_coverage(searcher, tokens, text) if tokens else 1.0
+            coverage = searcher.coverage(tokens, text) if tokens else 1.0
             if coverage < MIN_COVERAGE:
                 continue
             src = chunk if chunk.doc_id in official else next((c for c in official_chunks if text in c.text), chunk)

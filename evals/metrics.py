@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from bot.citations import MARKER
-from bot.sentences import split_sentences
+from kb.sentences import split_sentences
 from kb.text import char_overlap
 
 from .dataset import Gold

@@ -5,10 +5,11 @@ Each sweep runs retrieval once per question and then scores every setting in Pyt
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.answer import Answerer, Evidence, RefusalPolicy
-from kb.retrieve import CANDIDATES, Fusion, Searcher, rank_fused
+from kb.answertype import expected_answer
+from kb.retrieve import Fusion, Searcher, finish, rank_fused
 
 from . import metrics as M
 from .dataset import Question
@@ -18,6 +19,7 @@ Progress = Callable[[str, int, int], None]
 
 COVERAGE_GRID = tuple(round(0.20 + 0.05 * i, 2) for i in range(13))  # 0.20 … 0.80
 DENSE_GRID = tuple(round(0.72 + 0.01 * i, 2) for i in range(21))  # 0.72 … 0.92
+TYPED_GRID = (0.1, 0.15, 0.2, 0.25, 0.3)
 LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 FUSION_KS = (2, 5, 10, 20, 40, 60)
 REGULATION_BOOSTS = (0.0, 0.25, 0.5, 1.0)
@@ -55,9 +57,9 @@ def score_policy(rows: Sequence[tuple[Question, Evidence]], policy: RefusalPolic
 
 
 def sweep_refusal(rows: Sequence[tuple[Question, Evidence]], coverages: Sequence[float] = COVERAGE_GRID,
-                  denses: Sequence[float] = DENSE_GRID) -> list[PolicyScore]:
-    """Return the score of every (min_coverage, min_dense) pair of the grid."""
-    return [score_policy(rows, RefusalPolicy(min_coverage=c, min_dense=d)) for c in coverages for d in denses]
+                  denses: Sequence[float] = DENSE_GRID, typed: Sequence[float] = TYPED_GRID) -> list[PolicyScore]:
+    """Return the score of every (min_coverage, min_dense, min_typed_coverage) setting of the grid."""
+    return [score_policy(rows, RefusalPolicy(c, d, t)) for c in coverages for d in denses for t in typed]
 
 
 def best_policy(scores: Sequence[PolicyScore], max_frr: float = MAX_FALSE_REFUSALS) -> PolicyScore | None:
@@ -71,9 +73,9 @@ def best_policy(scores: Sequence[PolicyScore], max_frr: float = MAX_FALSE_REFUSA
         return None
     top = max((s.refusal_recall, -s.false_refusal_rate) for s in ok)
     tied = [s for s in ok if (s.refusal_recall, -s.false_refusal_rate) == top]
-    cx = sum(s.policy.min_coverage for s in tied) / len(tied)
-    cy = sum(s.policy.min_dense for s in tied) / len(tied)
-    return min(tied, key=lambda s: ((s.policy.min_coverage - cx) / 0.05) ** 2 + ((s.policy.min_dense - cy) / 0.01) ** 2)
+    steps = {"min_coverage": 0.05, "min_dense": 0.01, "min_typed_coverage": 0.05}
+    centre = {name: sum(getattr(s.policy, name) for s in tied) / len(tied) for name in steps}
+    return min(tied, key=lambda s: sum(((getattr(s.policy, n) - centre[n]) / step) ** 2 for n, step in steps.items()))
 
 
 def frontier(scores: Sequence[PolicyScore]) -> list[PolicyScore]:
@@ -98,6 +100,10 @@ class Rankings:
     pinned: tuple[str, ...]
     relevant: dict
     regulations: frozenset[str] = frozenset()
+    typed: frozenset[str] = frozenset()
+    sentence: dict = field(default_factory=dict)
+    named: frozenset[str] = frozenset()
+    chunks: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,35 +116,36 @@ class FusionScore:
     mrr: float
 
 
-def _raw(hits, attr: str) -> tuple[str, ...]:
-    # search() moves pinned article chunks to the front; ordering by the mode's own score undoes that.
-    scored = [(getattr(h, attr), h.chunk.chunk_id) for h in hits if getattr(h, attr) is not None]
-    return tuple(cid for _, cid in sorted(scored, key=lambda x: -x[0]))
-
-
 def collect_rankings(searcher: Searcher, questions: Sequence[Question],
                      progress: Progress | None = None) -> list[Rankings]:
     """Return the dense and lexical candidates (CANDIDATES each) of every answerable question, searched once."""
     out = []
     answerable = [q for q in questions if q.answerable]
     for i, q in enumerate(answerable, 1):
-        dense = _raw(searcher.search(q.question, k=CANDIDATES * 2, mode="dense"), "dense")
-        lexical = _raw(searcher.search(q.question, k=CANDIDATES * 2, mode="lexical"), "lexical")
+        dense_hits, lexical_hits = searcher.candidates(q.question)
+        dense = tuple(cid for cid, _ in dense_hits if cid in searcher.chunks)
+        lexical = tuple(cid for cid, _ in lexical_hits if cid in searcher.chunks)
         pinned = tuple(c.chunk_id for c in searcher.resolve_article(q.question, None))
         candidates = set(dense) | set(lexical) | set(pinned)
         relevant = {cid: bool(matched_places(searcher.chunk(cid).text, q.gold)) for cid in candidates}
         regulations = frozenset(c for c in candidates if searcher.chunk(c).doc_type == "regulation")
-        out.append(Rankings(q, dense, lexical, pinned, relevant, regulations))
+        expected = expected_answer(q.question, searcher.tokenizer.segment(q.question))
+        typed = frozenset(c for c in candidates if expected and expected.found_in(searcher.chunk(c).text))
+        sentence = searcher.sentence_coverage(q.question, candidates)
+        docs = set(searcher.regulations_named(q.question))
+        named = frozenset(c for c in candidates if searcher.chunk(c).doc_id in docs)
+        chunks = {c: searcher.chunk(c) for c in candidates}
+        out.append(Rankings(q, dense, lexical, pinned, relevant, regulations, typed, sentence, named, chunks))
         if progress:
             progress(q.id, i, len(answerable))
     return out
 
 
-def fused_ranking(r: Rankings, fusion: Fusion) -> list[str]:
-    """Return the ranking search() would give under ``fusion``: fused candidates behind any pinned article."""
-    ranked = [cid for cid, _ in rank_fused(list(r.dense), list(r.lexical), r.regulations, fusion)]
-    pinned = set(r.pinned)
-    return list(r.pinned) + [c for c in ranked if c not in pinned]
+def fused_ranking(r: Rankings, fusion: Fusion, k: int = 10) -> list[str]:
+    """Return the first ``k`` ids search() would give under ``fusion``: fused candidates behind any pinned article,
+    each text once."""
+    ranked = rank_fused(list(r.dense), list(r.lexical), r.regulations, fusion, r.typed, r.sentence, r.named)
+    return [c.chunk_id for c, _ in finish(ranked, r.pinned, r.chunks, k)]
 
 
 def score_fusion(rows: Sequence[Rankings], fusion: Fusion) -> FusionScore:

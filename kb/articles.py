@@ -8,7 +8,7 @@ from .numerals import cn_to_int, int_to_cn
 
 CN_NUM = "零〇一二三四五六七八九十百千两"
 ARTICLE_REF = re.compile(rf"第\s*([{CN_NUM}\d]+)\s*条(之[{CN_NUM}]+)?")
-_TITLE_LIKE = re.compile(r"(条例|章程|细则|准则|规定|办法|规则|意见|决定|宪法|党章|法)$")
+_TITLE_LIKE = re.compile(r"(条例|章程|细则|准则|规定|办法|规则|意见|决定|宪法|党章|法)(?:[（(][^（()）]*[）)])?$")
 _BRACKETED = re.compile(r"《([^》]{2,40})》")
 # Colloquial names that are not substrings of the official title.
 ALIASES = {"党章": "中国共产党章程", "宪法": "中华人民共和国宪法"}

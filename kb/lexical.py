@@ -20,6 +20,12 @@ STOPWORDS = frozenset(
     "吗 呢 吧 啊 么 什么 哪些 哪个 怎么 怎样 如何 多少 多久 几 是否 可以 应该 应当 需要 请问 一下 关于 规定 讲 了吗 "
     "我 你 他 她 我们 你们 他们 中 上 下 给 让 所 该 此 各 每 如 若 则 但 即 时 后 前".split()
 )
+# Question phrases whose parts are content words elsewhere: 时间 in 多长时间 asks, 时间 in 学习时间 names a thing.
+_QUESTION_PHRASES = re.compile(r"多长时间|多长|多大年纪|多大|多少钱|多少次|几个|几次|几回|哪一?天|哪一?年|怎么样|什么样")
+
+
+# jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
+_ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 
 
 class Tokenizer:
@@ -46,6 +52,25 @@ class Tokenizer:
 
     def __call__(self, text: str) -> list[str]:
         return self.words(text)
+
+    def query(self, question: str) -> list[str]:
+        """Return the content words of a question, leaving out how it asks (多长时间, 几个, 多少钱)."""
+        return self.words(_QUESTION_PHRASES.sub(" ", question))
+
+    def segment(self, text: str) -> list[str]:
+        """Return ``text`` cut into words in jieba's precise mode (no overlaps, nothing dropped)."""
+        return self._tk.lcut(text)
+
+    @functools.cached_property
+    def _tagger(self):
+        import jieba.posseg
+
+        return jieba.posseg.POSTokenizer(self._tk)  # reads the dictionary's tags: build once
+
+    def entities(self, text: str) -> list[str]:
+        """Return the names in ``text`` (places, people, organizations, foreign words), by jieba's part-of-speech tags."""
+        return list(dict.fromkeys(p.word for p in self._tagger.cut(text)
+                                  if p.flag in _ENTITY_TAGS and len(p.word) >= 2 and p.word.strip()))
 
 
 @functools.lru_cache(maxsize=4)

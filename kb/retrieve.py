@@ -1,23 +1,27 @@
 """Hybrid retrieval: dense (Chroma) and lexical (jieba + BM25) hits fused, plus exact article lookup."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from .answertype import expected_answer
 from .articles import ArticleRef, find_article_ref, match_title
 from .base import KnowledgeBase
 from .catalog import Manifest
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .lexical import BM25Index, get_tokenizer
 from .schema import Chunk, Hit
+from .sentences import split_sentences
+from .text import canonical
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
+RERANK_DEPTH = 20
 MAX_QUERY_CHARS = 2000
 
 
@@ -31,6 +35,14 @@ class Fusion:
     # A prior, in units of a rank-1 dense contribution: cadres ask about rules, so the regulation itself should
     # outrank the news and study notes that retell it.
     regulation_boost: float = 0.5
+    # The same unit: a question asking 几天/多少人/百分之几 is answered only by a passage that states such a number.
+    answer_type_boost: float = 1.0
+    # Per unit of the best sentence's query coverage, for the first RERANK_DEPTH fused candidates: a passage with
+    # one sentence that holds the question's words beats a long one that scatters them (hit@1 on the held-out quiz
+    # set 0.747 → 0.806).
+    sentence_weight: float = 0.8
+    # For chunks of a regulation the query names (``党章规定……``, ``纪律处分条例中……``).
+    title_boost: float = 0.5
 
 
 DEFAULT_FUSION = Fusion()
@@ -98,13 +110,50 @@ def inverse_document_frequency(tokens: list[list[str]]) -> dict[str, float]:
     return {t: log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
 
 
-def rank_fused(dense: list[str], lexical: list[str], regulations: set[str] | frozenset[str],
-               fusion: Fusion) -> list[tuple[str, float]]:
-    """Return ids ranked by ``fusion``: weighted RRF of both lists plus the prior for chunks in ``regulations``."""
+def rank_fused(dense: list[str], lexical: list[str], regulations: Set[str], fusion: Fusion,
+               typed: Set[str] = frozenset(), sentence: Mapping[str, float] | None = None,
+               named: Set[str] = frozenset()) -> list[tuple[str, float]]:
+    """Return ids ranked by ``fusion``: weighted RRF of both lists, plus the priors for chunks in ``regulations``,
+    in ``typed`` (those stating the kind of answer the query asks for) and in ``named`` (of a document the query
+    names), then the first RERANK_DEPTH re-scored by ``sentence`` (each chunk's best sentence coverage)."""
     scores = fuse([(fusion.dense_weight, dense), (fusion.lexical_weight, lexical)], fusion.k)
-    bonus = fusion.regulation_boost * fusion.dense_weight / (fusion.k + 1)
-    scores = {cid: s + (bonus if cid in regulations else 0.0) for cid, s in scores.items()}
-    return sorted(scores.items(), key=lambda x: -x[1])
+    unit = fusion.dense_weight / (fusion.k + 1)
+    scores = {cid: s + unit * (fusion.regulation_boost * (cid in regulations) + fusion.answer_type_boost * (cid in typed)
+                               + fusion.title_boost * (cid in named))
+              for cid, s in scores.items()}
+    ranked = sorted(scores.items(), key=lambda x: -x[1])
+    if not sentence or not fusion.sentence_weight:
+        return ranked
+    head = [(cid, s + unit * fusion.sentence_weight * sentence.get(cid, 0.0)) for cid, s in ranked[:RERANK_DEPTH]]
+    return sorted(head, key=lambda x: -x[1]) + ranked[RERANK_DEPTH:]
+
+
+def finish(ranked: list[tuple[str, float]], pinned: Sequence[str], chunks: Mapping[str, Chunk],
+           k: int) -> list[tuple[Chunk, float]]:
+    """Return the first ``k`` (chunk, score): the pinned article's chunks first, then ``ranked``, each text once."""
+    if pinned:
+        top = ranked[0][1] if ranked else 1.0
+        ranked = [(cid, top + 1.0) for cid in pinned] + [r for r in ranked if r[0] not in set(pinned)]
+    return distinct([(chunks[cid], score) for cid, score in ranked if cid in chunks], k)
+
+
+def distinct(ranked: list[tuple[Chunk, float]], k: int) -> list[tuple[Chunk, float]]:
+    """Return the first ``k`` of ``ranked`` with each text once: study notes republish regulations word for word.
+
+    A repeated text keeps the best rank, shown from a regulation when one of the copies is one.
+    """
+    kept: dict[str, int] = {}
+    out: list[tuple[Chunk, float]] = []
+    for chunk, score in ranked:
+        key = canonical(chunk.text)
+        if key not in kept:
+            if len(out) == k:
+                continue  # later copies can still upgrade a kept text to its regulation
+            kept[key] = len(out)
+            out.append((chunk, score))
+        elif chunk.doc_type == "regulation" and out[kept[key]][0].doc_type != "regulation":
+            out[kept[key]] = (chunk, out[kept[key]][1])
+    return out
 
 
 class Searcher:
@@ -142,6 +191,8 @@ class Searcher:
             index = BM25Index.build(list(chunks), tokens)
         self.manifest, self.chunks, self.bm25 = manifest, chunks, index
         self.idf = inverse_document_frequency(tokens)
+        self._max_idf = max(self.idf.values(), default=1.0)
+        self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
         self._doc_of = np.array([chunks[c].doc_id for c in index.chunk_ids], dtype=object)
         self._generation = manifest.generation
 
@@ -158,13 +209,22 @@ class Searcher:
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[chunk_id]
 
+    def mentions(self, term: str) -> bool:
+        """Return whether any passage (or its title and headings) contains ``term``, ignoring case."""
+        return term.lower() in self._text
+
+    def coverage(self, query_tokens: Sequence[str], text: str) -> float:
+        """Return the idf-weighted share of the query's tokens that occur in ``text``."""
+        tokens = set(query_tokens)
+        total = sum(self.token_weight(t) for t in tokens)
+        if not total:
+            return 0.0
+        lowered = text.lower()
+        return sum(self.token_weight(t) for t in tokens if t in lowered) / total
+
     def token_weight(self, token: str) -> float:
         """Return a token's idf; a word the corpus never uses weighs as much as the rarest one."""
         return self.idf.get(token, self._max_idf)
-
-    @property
-    def _max_idf(self) -> float:
-        return max(self.idf.values(), default=1.0)
 
     def article_chunks(self, doc_id: str, label: str) -> list[Chunk]:
         """Return the chunks of one article of one document, in reading order."""
@@ -210,25 +270,47 @@ class Searcher:
         allowed = (filters or Filters()).allowed_docs(self.manifest)
         if allowed is not None and not allowed:
             return []
-        dense = self._dense(query, allowed) if mode in ("hybrid", "dense") else []
-        lexical = self._lexical(query, allowed) if mode in ("hybrid", "lexical") else []
+        dense, lexical = self.candidates(query, allowed, mode)
         dense_score, lexical_score = dict(dense), dict(lexical)
         if mode == "dense":
             ranked = dense
         elif mode == "lexical":
             ranked = lexical
         else:
-            regulations = {c for c in dense_score.keys() | lexical_score.keys()
-                           if c in self.chunks and self.chunks[c].doc_type == "regulation"}
-            ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion)
-        pinned = self.resolve_article(query, allowed)
-        if pinned:
-            pinned_ids = {c.chunk_id for c in pinned}
-            top = ranked[0][1] if ranked else 1.0
-            ranked = [(c.chunk_id, top + 1.0) for c in pinned] + [r for r in ranked if r[0] not in pinned_ids]
-        return [Hit(chunk=self.chunks[cid], score=score, rank=i, dense=dense_score.get(cid),
-                    lexical=lexical_score.get(cid))
-                for i, (cid, score) in enumerate(ranked[:k], 1) if cid in self.chunks]
+            candidates = [self.chunks[c] for c in dense_score.keys() | lexical_score.keys() if c in self.chunks]
+            regulations = {c.chunk_id for c in candidates if c.doc_type == "regulation"}
+            expected = expected_answer(query, self.tokenizer.segment(query))
+            typed = {c.chunk_id for c in candidates if expected.found_in(c.text)} if expected else set()
+            sentence = self.sentence_coverage(query, [c.chunk_id for c in candidates])
+            docs = set(self.regulations_named(query))
+            named = {c.chunk_id for c in candidates if c.doc_id in docs}
+            ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion, typed, sentence, named)
+        pinned = [c.chunk_id for c in self.resolve_article(query, allowed)]
+        kept = finish(ranked, pinned, self.chunks, k)
+        return [Hit(chunk=c, score=score, rank=i, dense=dense_score.get(c.chunk_id), lexical=lexical_score.get(c.chunk_id))
+                for i, (c, score) in enumerate(kept, 1)]
+
+    def regulations_named(self, query: str) -> list[str]:
+        """Return the ids of the regulations whose title (or a short form of it) the query contains."""
+        titles = {d: e.title for d, e in self.manifest.documents.items() if e.doc_type == "regulation"}
+        return match_title(query, titles)
+
+    def sentence_coverage(self, query: str, chunk_ids: Iterable[str]) -> dict[str, float]:
+        """Return each chunk's best coverage of the query by one sentence (with the chunk's headings)."""
+        tokens = self.tokenizer.query(query)
+        out = {}
+        for cid in chunk_ids:
+            c = self.chunks[cid]
+            out[cid] = max((self.coverage(tokens, f"{c.heading} {c.text[s:e]}") for s, e in split_sentences(c.text)),
+                           default=0.0)
+        return out
+
+    def candidates(self, query: str, allowed: set[str] | None = None,
+                   mode: Mode = "hybrid") -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Return the raw dense and lexical candidate lists (CANDIDATES each, best first) that ``mode`` fuses."""
+        dense = self._dense(query, allowed) if mode in ("hybrid", "dense") else []
+        lexical = self._lexical(query, allowed) if mode in ("hybrid", "lexical") else []
+        return dense, lexical
 
     def _dense(self, query: str, allowed: set[str] | None) -> list[tuple[str, float]]:
         vector = self.kb.embedder.embed_queries([query])[0]
@@ -237,4 +319,4 @@ class Searcher:
 
     def _lexical(self, query: str, allowed: set[str] | None) -> list[tuple[str, float]]:
         mask = None if allowed is None else np.isin(self._doc_of, list(allowed))
-        return self.bm25.search(self.tokenizer(query), CANDIDATES, mask)
+        return self.bm25.search(self.tokenizer.query(query), CANDIDATES, mask)

@@ -46,6 +46,31 @@ def test_weak_evidence_is_refused_with_related_passages(answerer, question):
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("question, reason", [
+    ("越南共产党规定的入党预备期是多长时间？", "知识库中没有提到“越南共产党”"),
+    ("2030年党费收缴标准调整了多少？", "知识库中没有2030年的相关内容"),
+    ("党徽的直径是多少厘米？", "检索到的段落没有给出具体的长度"),
+    ("？？？支部", "无法识别这个问题"),
+])
+def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, reason):
+    """An unknown name, a year or a quantity no passage states, or symbols: refused, and the user is told why."""
+    answer = answerer.ask(question)
+    assert answer.refused and reason in answer.answer, answer.answer
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("question, words", [
+    ("发展对象名单要公示几天？", "五个工作日"),
+    ("预备党员的预备期是多长时间？", "预备期为一年"),
+    ("凡提必审", "凡提必审"),  # a bare keyword: full word coverage answers it whatever its vector similarity
+])
+def test_colloquial_and_keyword_questions_are_answered(answerer, question, words):
+    answer = answerer.ask(question)
+    assert not answer.refused, answer.answer
+    assert words in answer.answer, answer.answer
+
+
+@pytest.mark.corpus
 def test_article_question_quotes_the_article(answerer):
     answer = answerer.ask("党章第十条")
     assert not answer.refused

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,10 +42,12 @@ def serve(settings: Settings, searcher: Searcher, reports_dir: Path | None = Non
 
     demo, url = launch(settings, "127.0.0.1", free_port(), prevent_thread_lock=True, searcher=searcher,
                        reports_dir=reports_dir)
+    downloads = tempfile.mkdtemp(prefix="djkb-downloads-")
     try:
-        yield url, Client(url, verbose=False, download_files=str(settings.kb_dir.parent / "downloads"))
+        yield url, Client(url, verbose=False, download_files=downloads)
     finally:
         demo.close()
+        shutil.rmtree(downloads, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -155,6 +155,13 @@ def test_dev_set_loads_and_round_trips():
         load_questions(Path("no/such/set.jsonl"))
 
 
+def test_held_out_refusal_set_holds_only_unanswerable_questions():
+    questions = load_questions(DEFAULT_SET.with_name("refuse-heldout.jsonl"))
+    assert len(questions) == 60 and all(q.kind == "refuse" and not q.answerable for q in questions)
+    dev = {q.question for q in load_questions(DEFAULT_SET)}
+    assert not {q.question for q in questions} & dev  # written apart from the dev set
+
+
 # --- reports, cache, comparison -----------------------------------------------------------------------------
 
 def _fixture_run():
@@ -295,11 +302,14 @@ def test_fusion_scoring_keeps_pinned_articles_first():
     from evals.tuning import Rankings, fused_ranking, score_fusion
     from kb.retrieve import Fusion
 
+    from kb.schema import Chunk
+
+    chunks = {c: Chunk(c, "doc", f"片段{c}", "文档", "speech", "doc.txt") for c in "xgyp"}
     q = Question("a", "问", "lookup", (Gold("d", "e"),))
-    r = Rankings(q, dense=("x", "g"), lexical=("g", "y"), pinned=(), relevant={"g": True})
+    r = Rankings(q, dense=("x", "g"), lexical=("g", "y"), pinned=(), relevant={"g": True}, chunks=chunks)
     assert fused_ranking(r, Fusion(1.0, 1.0, 10))[0] == "g"
     assert score_fusion([r], Fusion(1.0, 0.0, 10)).mrr == 0.5
-    pinned = Rankings(q, dense=("x",), lexical=("x",), pinned=("p",), relevant={"p": True})
+    pinned = Rankings(q, dense=("x",), lexical=("x",), pinned=("p",), relevant={"p": True}, chunks=chunks)
     assert score_fusion([pinned], Fusion(1.0, 0.5, 20)).hit1 == 1.0
 
 
@@ -355,3 +365,5 @@ def test_regression_gate_on_fixed_dev_subset(searcher, answerer, tmp_path):
     assert hybrid["mrr@10"] >= f["hybrid_mrr@10"], misses
     assert answers["refusal_recall"] >= f["refusal_recall"], misses
     assert answers["false_refusal_rate"] <= f["false_refusal_rate_max"], misses
+    assert answers["citation_hit"] >= f["citation_hit"], misses
+    assert answers["citation_article"] >= f["citation_article"], misses

@@ -5,6 +5,7 @@ import pytest
 
 from kb.errors import DjkbError
 from kb.retrieve import Filters
+from kb.text import canonical
 
 pytestmark = pytest.mark.corpus
 
@@ -96,3 +97,38 @@ def test_langchain_retriever_composes(searcher):
     assert chain.invoke("党章第十条")[0] == "第十条"
     docs = DjkbRetriever(searcher=searcher, k=2, mode="lexical").invoke("民主集中制")
     assert len(docs) == 2 and docs[0].metadata["doc_title"] and docs[0].page_content
+
+
+def test_republished_text_appears_once_from_the_regulation(searcher):
+    """Study notes republish articles word for word: each text is listed once, from the regulation itself."""
+    hits = searcher.search("入党誓词的内容是什么？", k=10)
+    texts = [canonical(h.chunk.text) for h in hits]
+    assert len(texts) == len(set(texts))
+    oath = [h for h in hits if "牢记入党誓词" in h.chunk.text]
+    assert oath and oath[0].chunk.doc_type == "regulation", [h.chunk.doc_title for h in oath]
+
+
+def test_distinct_keeps_best_rank_and_upgrades_to_the_regulation():
+    from kb.retrieve import distinct
+    from kb.schema import Chunk
+
+    def chunk(cid, text, doc_type):
+        return Chunk(cid, cid, text, cid, doc_type, cid)
+
+    ranked = [(chunk("note", "第一条 内容。", "speech"), 3.0), (chunk("other", "别的内容。", "speech"), 2.0),
+              (chunk("reg", "第一条  内容。", "regulation"), 1.0)]
+    kept = distinct(ranked, 2)
+    assert [(c.chunk_id, s) for c, s in kept] == [("reg", 3.0), ("other", 2.0)]
+
+
+def test_asked_quantity_and_named_regulation_lift_the_answering_article(searcher):
+    """几天 lifts the article that states a number of days; 党章 lifts the Party Constitution's own article."""
+    days = searcher.search("发展对象名单要挂出来给大家看几天？", k=3)
+    assert any("五个工作日" in h.chunk.text for h in days), [h.chunk.text[:40] for h in days]
+    kinds = searcher.search("党章规定对党员的纪律处分有哪几种？", k=3)
+    assert any(h.chunk.doc_title == "中国共产党章程" and "处分有五种" in h.chunk.text for h in kinds)
+
+
+def test_sentence_rerank_prefers_the_sentence_that_holds_the_question(searcher):
+    hits = searcher.search("党史学习教育工作的主要任务是什么？", k=3)
+    assert any("主要任务是" in h.chunk.text for h in hits), [h.chunk.text[:40] for h in hits]

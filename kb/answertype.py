@@ -1,0 +1,130 @@
+"""What a question asks for (a number of days, an amount of money, a share, a year) and whether a passage states one.
+
+A question such as ``发展对象名单要公示几天？`` can only be answered by a passage that states a number of days; one
+such as ``2030年党费标准调整了多少？`` only by a passage about 2030. Checking these constraints is answer-type
+matching, the classic question-answering test that keyword and vector similarity both miss.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .numerals import CN_NUMERAL_CHARS
+
+_CALENDAR = re.compile(r"(?:(?:19|20)\d\d|[一二][〇零○一二三四五六七八九]{3})\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"
+                       r"|\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*[至到—－-]\s*(?:\d{1,2}\s*月\s*)?\d{1,2}\s*日)?"
+                       r"|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日")
+_NUM = rf"(?:[0-9０-９]+(?:[.．][0-9０-９]+)?|[{CN_NUMERAL_CHARS}两半]+)"
+_TIME_UNITS = "年|个?月|季度|周|星期|天|日|工作日|小时|学时|分钟|次|回"
+
+
+@dataclass(frozen=True)
+class Expected:
+    """An answer type: its Chinese label (for messages) and the pattern a passage stating it matches.
+
+    Unless the type is a date, calendar dates are no answer: 2022年 is no number of years, 12月25日 no number of days.
+    """
+
+    label: str
+    pattern: re.Pattern
+    dates_count: bool = False
+
+    def found_in(self, text: str) -> bool:
+        """Return whether ``text`` states an answer of this type."""
+        return bool(self.pattern.search(text if self.dates_count else _CALENDAR.sub("", text)))
+
+
+def _expect(label: str, units: str, *, every: bool = False) -> Expected:
+    alternatives = [rf"{_NUM}\s*(?:个|名|位)?(?:{units})"]
+    if every:
+        alternatives.append(r"每(?:年|个?月|季度?|周|半年|届)")
+    return Expected(label, re.compile("|".join(alternatives)))
+
+
+_DURATION = _expect("时间或频次", _TIME_UNITS, every=True)
+_SHARE = Expected("比例", re.compile(rf"百分之{_NUM}|{_NUM}\s*[%％‰]|{_NUM}成|{_NUM}分之{_NUM}"))
+_MONEY = _expect("金额", "元|万元|亿元|块")
+_UNIT_TYPES: dict[str, Expected] = {
+    **dict.fromkeys("年", _expect("年数", "年|周年")),
+    **dict.fromkeys("月", _expect("月数", "个?月")),
+    **dict.fromkeys("天日", _expect("天数", "天|日|工作日")),
+    **dict.fromkeys("周", _expect("周数", "周|星期")),
+    **dict.fromkeys("次回", _expect("次数", "次|回")),
+    **dict.fromkeys("人名位", _expect("人数", "人|名|位")),
+    **dict.fromkeys("岁", _expect("年龄", "周岁|岁")),
+    **dict.fromkeys("元块钱", _MONEY),
+    **dict.fromkeys("种类", _expect("种类数", "种|类")),
+    **dict.fromkeys("条项", _expect("条数", "条|项")),
+    **dict.fromkeys("届", _expect("届数", "届")),
+    **dict.fromkeys("倍", _expect("倍数", "倍")),
+    **dict.fromkeys("点", _expect("点数", "点")),
+    **dict.fromkeys("桌", _expect("桌数", "桌")),
+    **dict.fromkeys("分", _expect("分数", "分")),
+    **dict.fromkeys("平", _expect("面积", "平方米|平米")),
+    **dict.fromkeys("米", _expect("长度", "米")),
+    **dict.fromkeys("厘", _expect("长度", "厘米|毫米")),
+    **dict.fromkeys("公", _expect("长度或重量", "公里|公斤|公顷")),
+    **dict.fromkeys("升", _expect("容量", "升")),
+    **dict.fromkeys("小", _expect("小时数", "小时|学时")),
+    **dict.fromkeys("学", _expect("学时数", "学时|小时")),
+    **dict.fromkeys("工", _expect("工作日数", "工作日|天|日")),
+    **dict.fromkeys("万", _expect("数额", "万")),
+}
+_DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日"), dates_count=True)
+_YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
+_ASKS_SHARE = re.compile(r"百分之(?:几|多少)|多少\s*[%％]|(?:比例|比率|[^效]率)(?:是|为|有)?(?:多少|几)")
+_ASKS_MONEY = re.compile(r"多少(?:钱|会费|费用|工资|补贴|薪|税)|(?:费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
+_ASKS_DURATION = re.compile(r"多久|多长时间|多长期限|隔多长")
+_ASKS_UNIT = re.compile(r"(?:几|多少)(?:个|名|位)?([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
+_ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
+_ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|什么日子")
+_ASKS_YEAR = re.compile(r"哪一?年(?!级)")
+_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def _token_start(words: Sequence[str], pos: int) -> int:
+    start = 0
+    for w in words:
+        if start + len(w) > pos:
+            return start
+        start += len(w)
+    return pos
+
+
+def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None:
+    """Return the type of answer ``question`` asks for, or None when it asks for no quantity.
+
+    ``words``, the question's segmentation, keeps a unit from being read inside a longer word:
+    ``多少个人所得税`` asks for no number of people.
+    """
+    if _ASKS_SHARE.search(question):
+        return _SHARE
+    if _ASKS_MONEY.search(question):
+        return _MONEY
+    if _ASKS_DURATION.search(question):
+        return _DURATION
+    if _ASKS_DATE.search(question):
+        return _DATE
+    if _ASKS_YEAR.search(question):
+        return _YEAR_ANSWER
+    for m in _ASKS_UNIT.finditer(question):
+        unit = m.start(1)
+        start = _token_start(words, unit) if words else unit
+        if start == unit or start <= m.start():
+            return _UNIT_TYPES[m.group(1)]
+    m = _ASKS_LATIN_UNIT.search(question)
+    return Expected(m.group(1), re.compile(rf"{_NUM}\s*{re.escape(m.group(1))}", re.I)) if m else None
+
+
+def years_named(question: str) -> tuple[str, ...]:
+    """Return the years (``2027``) a question names with 年."""
+    return tuple(dict.fromkeys(_YEAR.findall(question)))
+
+
+def states_year(text: str, year: str) -> bool:
+    """Return whether ``text`` mentions ``year`` in arabic or Chinese digits (二〇二七)."""
+    return year in text or year.translate(_TO_CN) in text
+
+
+_TO_CN = str.maketrans("0123456789", "〇一二三四五六七八九")

@@ -1,0 +1,82 @@
+"""Answer types: what quantity a question asks for, and whether a passage states one."""
+from __future__ import annotations
+
+import pytest
+
+from kb.answertype import expected_answer, states_year, years_named
+from kb.lexical import get_tokenizer
+
+
+def _expected(question):
+    return expected_answer(question, get_tokenizer().segment(question))
+
+
+@pytest.mark.parametrize("question, label", [
+    ("发展对象名单要公示几天？", "天数"),
+    ("支部委员会每届任期几年？", "年数"),
+    ("党员多长时间不参加组织生活会被视为自行脱党？", "时间或频次"),
+    ("民主生活会多久开一次？", "时间或频次"),
+    ("查阅干部档案得去几个人？", "人数"),
+    ("年满几岁可以申请入党？", "年龄"),
+    ("岗位补贴是多少元？", "金额"),
+    ("比特币现在多少钱一个？", "金额"),
+    ("党费按工资的百分之几交纳？", "比例"),
+    ("对党员的纪律处分有哪几种？", "种类数"),
+    ("办公用房面积标准是多少平方米？", "面积"),
+    ("借出后要在多少个工作日内归还？", "工作日数"),
+    ("扫描分辨率不低于多少dpi？", "dpi"),
+    ("第二十一次党代会哪一天开幕？", "日期"),
+])
+def test_questions_asking_for_a_quantity(question, label):
+    assert _expected(question).label == label
+
+
+@pytest.mark.parametrize("question", [
+    "月薪两万元每个月要交多少个人所得税？",  # 个人 belongs to 个人所得税: no number of people is asked
+    "党员有哪些权利？",
+    "党的最高领导机关是什么？",
+    "",
+])
+def test_questions_asking_for_no_quantity(question):
+    assert _expected(question) is None
+
+
+@pytest.mark.parametrize("question, text, found", [
+    ("公示几天？", "公示期不少于五个工作日。", True),
+    ("公示几天？", "公示期不少于5天。", True),
+    ("公示几天？", "应当进行公示。", False),
+    ("多久开一次？", "一般每年召开1次。", True),
+    ("多久开一次？", "每季度召开一次。", True),
+    ("多久开一次？", "应当定期召开。", False),
+    ("得去几个人？", "查阅档案应当2人以上。", True),
+    ("得去几个人？", "查阅档案应当由组织人事部门批准。", False),
+    ("补贴多少元？", "每年补助400元到600元。", True),
+    ("补贴多少元？", "按规定发放补贴。", False),
+    ("百分之几？", "按月工资收入的百分之一交纳。", True),
+    ("百分之几？", "交纳比例为0.5%。", True),
+    ("百分之几？", "按规定比例交纳。", False),
+    ("几岁？", "年满十八周岁。", True),
+])
+def test_whether_a_text_states_the_quantity(question, text, found):
+    assert _expected(question).found_in(text) is found
+
+
+def test_years_named_and_stated():
+    assert years_named("2027年公务员涨工资了吗？2028年呢？") == ("2027", "2028")
+    assert years_named("党的十八大以来") == ()
+    assert states_year("二〇二七年三月印发", "2027")
+    assert states_year("2027年3月印发", "2027")
+    assert not states_year("2026年3月印发", "2027")
+
+
+@pytest.mark.parametrize("question, text", [
+    ("民主生活会多久开一次？", "中央政治局于12月25日至26日召开民主生活会。"),
+    ("任期几年？", "2022年10月22日通过。"),
+    ("公示几天？", "二〇二二年十月二十二日通过。"),
+])
+def test_calendar_dates_are_no_durations(question, text):
+    assert not _expected(question).found_in(text)
+
+
+def test_dates_answer_date_questions():
+    assert _expected("党代会哪一天开幕？").found_in("大会于10月16日开幕。")

@@ -1,6 +1,7 @@
 """Hybrid retrieval: dense (Chroma) and lexical (jieba + BM25) hits fused, plus exact article lookup."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,11 @@ def finish(ranked: list[tuple[str, float]], pinned: Sequence[str], chunks: Mappi
     return distinct([(chunks[cid], score) for cid, score in ranked if cid in chunks], k)
 
 
+@functools.lru_cache(maxsize=65536)
+def _text_key(text: str) -> str:
+    return canonical(text)
+
+
 def distinct(ranked: list[tuple[Chunk, float]], k: int) -> list[tuple[Chunk, float]]:
     """Return the first ``k`` of ``ranked`` with each text once: study notes republish regulations word for word.
 
@@ -145,7 +151,7 @@ def distinct(ranked: list[tuple[Chunk, float]], k: int) -> list[tuple[Chunk, flo
     kept: dict[str, int] = {}
     out: list[tuple[Chunk, float]] = []
     for chunk, score in ranked:
-        key = canonical(chunk.text)
+        key = _text_key(chunk.text)
         if key not in kept:
             if len(out) == k:
                 continue  # later copies can still upgrade a kept text to its regulation
@@ -281,9 +287,11 @@ class Searcher:
             regulations = {c.chunk_id for c in candidates if c.doc_type == "regulation"}
             expected = expected_answer(query, self.tokenizer.segment(query))
             typed = {c.chunk_id for c in candidates if expected.found_in(c.text)} if expected else set()
-            sentence = self.sentence_coverage(query, [c.chunk_id for c in candidates])
             docs = set(self.regulations_named(query))
             named = {c.chunk_id for c in candidates if c.doc_id in docs}
+            ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion, typed, None, named)
+            # Only the head is re-scored, so only its sentences need reading.
+            sentence = self.sentence_coverage(query, [cid for cid, _ in ranked[:RERANK_DEPTH] if cid in self.chunks])
             ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion, typed, sentence, named)
         pinned = [c.chunk_id for c in self.resolve_article(query, allowed)]
         kept = finish(ranked, pinned, self.chunks, k)

@@ -54,7 +54,6 @@ class Evidence:
     coverage: float
     dense: float
     pinned: bool
-    lookup: ArticleLookup = ArticleLookup(None, (), ())
     typed_coverage: float | None = None
     unmet: str | None = None
 
@@ -83,28 +82,28 @@ def assess(searcher: Searcher, query: str, hits: Sequence[Hit]) -> Evidence:
     lookup = searcher.lookup_article(query)
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
     if not hits or is_nonsense(query):
-        return Evidence(0.0, dense, False, lookup, unmet="无法识别这个问题，请用文字描述要查询的内容。" if hits else None)
+        return Evidence(0.0, dense, False, unmet="无法识别这个问题，请用文字描述要查询的内容。" if hits else None)
     if lookup.names_missing_article:
-        return Evidence(0.0, dense, False, lookup, unmet=missing_article(searcher, lookup))
+        return Evidence(0.0, dense, False, unmet=missing_article(searcher, lookup))
     pinned = bool(lookup.chunks) and hits[0].chunk.article is not None
     unknown = [e for e in searcher.tokenizer.entities(query) if not searcher.mentions(e)]
     if unknown:
-        return Evidence(0.0, dense, pinned, lookup, unmet="知识库中没有提到" + "、".join(f"“{e}”" for e in unknown) + "。")
+        return Evidence(0.0, dense, pinned, unmet="知识库中没有提到" + "、".join(f"“{e}”" for e in unknown) + "。")
     tokens = searcher.tokenizer.query(query)
     top = [h.chunk for h in hits[:3]]
     years = years_named(query)
     dated = [c for c in top if all(states_year(f"{c.embedding_text()} {c.date or ''}", y) for y in years)]
     if not dated and not pinned:
-        return Evidence(0.0, dense, pinned, lookup, unmet=f"知识库中没有{'、'.join(years)}年的相关内容。")
+        return Evidence(0.0, dense, pinned, unmet=f"知识库中没有{'、'.join(years)}年的相关内容。")
     coverage = max((searcher.coverage(tokens, c.embedding_text()) for c in dated), default=0.0)
     expected = expected_answer(query, searcher.tokenizer.segment(query))
     if expected is None or pinned:
-        return Evidence(coverage, dense, pinned, lookup)
+        return Evidence(coverage, dense, pinned)
     stating = [s for c in top for s in sentences_of(c.text) if expected.found_in(s)]
     if not stating:
-        return Evidence(coverage, dense, pinned, lookup, unmet=f"检索到的段落没有给出具体的{expected.label}。")
+        return Evidence(coverage, dense, pinned, unmet=f"检索到的段落没有给出具体的{expected.label}。")
     typed = max(searcher.coverage(tokens, s) for s in stating)
-    return Evidence(coverage, dense, pinned, lookup, typed_coverage=typed)
+    return Evidence(coverage, dense, pinned, typed_coverage=typed)
 
 
 def sentences_of(text: str) -> list[str]:

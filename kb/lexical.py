@@ -24,6 +24,8 @@ STOPWORDS = frozenset(
 _QUESTION_PHRASES = re.compile(r"多长时间|多长|多大年纪|多大|多少钱|多少次|几个|几次|几回|哪一?天|哪一?年|怎么样|什么样")
 
 
+_CN = "一二三四五六七八九十"
+_NUMBERED_EVENT = re.compile(rf"第[{_CN}]+次全国代表大会|[{_CN}]+届[{_CN}]+中全会|(?<![{_CN}第])[{_CN}]{{2,3}}大(?=[^会学家力量]|$)")
 # jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
 _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 
@@ -68,9 +70,10 @@ class Tokenizer:
         return jieba.posseg.POSTokenizer(self._tk)  # reads the dictionary's tags: build once
 
     def entities(self, text: str) -> list[str]:
-        """Return the names in ``text`` (places, people, organizations, foreign words), by jieba's part-of-speech tags."""
-        return list(dict.fromkeys(p.word for p in self._tagger.cut(text)
-                                  if p.flag in _ENTITY_TAGS and len(p.word) >= 2 and p.word.strip()))
+        """Return the names in ``text``: places, people, organizations and foreign words by jieba's part-of-speech
+        tags, and numbered congresses and plenums (第二十一次全国代表大会, 二十一大, 十九届四中全会)."""
+        tagged = [p.word for p in self._tagger.cut(text) if p.flag in _ENTITY_TAGS and len(p.word) >= 2 and p.word.strip()]
+        return list(dict.fromkeys(tagged + _NUMBERED_EVENT.findall(text)))
 
 
 @functools.lru_cache(maxsize=4)

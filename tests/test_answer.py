@@ -51,6 +51,7 @@ def test_weak_evidence_is_refused_with_related_passages(answerer, question):
     ("2030年党费收缴标准调整了多少？", "知识库中没有2030年的相关内容"),
     ("党徽的直径是多少厘米？", "检索到的段落没有给出具体的长度"),
     ("？？？支部", "无法识别这个问题"),
+    ("党的二十一大提出了哪些新要求？", "知识库中没有提到“二十一大”"),
 ])
 def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, reason):
     """An unknown name, a year or a quantity no passage states, or symbols: refused, and the user is told why."""

@@ -80,3 +80,11 @@ def test_calendar_dates_are_no_durations(question, text):
 
 def test_dates_answer_date_questions():
     assert _expected("党代会哪一天开幕？").found_in("大会于10月16日开幕。")
+
+
+def test_names_include_numbered_congresses_and_plenums():
+    entities = get_tokenizer().entities
+    assert "第二十一次全国代表大会" in entities("中国共产党第二十一次全国代表大会哪一天开幕？")
+    assert {"十九届四中全会", "二十大"} <= set(entities("十九届四中全会和党的二十大"))
+    assert entities("坚持三大作风，党的十大") == []
+    assert "越南共产党" in entities("越南共产党的预备期多长？")

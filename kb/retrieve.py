@@ -40,7 +40,7 @@ class Fusion:
     answer_type_boost: float = 1.0
     # Per unit of the best sentence's query coverage, for the first RERANK_DEPTH fused candidates: a passage with
     # one sentence that holds the question's words beats a long one that scatters them (hit@1 on the held-out quiz
-    # set 0.747 → 0.806).
+    # set 0.747 without it, 0.834 with it and the title prior).
     sentence_weight: float = 0.8
     # For chunks of a regulation the query names (``党章规定……``, ``纪律处分条例中……``).
     title_boost: float = 0.5
@@ -134,7 +134,8 @@ def finish(ranked: list[tuple[str, float]], pinned: Sequence[str], chunks: Mappi
     """Return the first ``k`` (chunk, score): the pinned article's chunks first, then ``ranked``, each text once."""
     if pinned:
         top = ranked[0][1] if ranked else 1.0
-        ranked = [(cid, top + 1.0) for cid in pinned] + [r for r in ranked if r[0] not in set(pinned)]
+        first = set(pinned)
+        ranked = [(cid, top + 1.0) for cid in pinned] + [r for r in ranked if r[0] not in first]
     return distinct([(chunks[cid], score) for cid, score in ranked if cid in chunks], k)
 
 

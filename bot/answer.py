@@ -99,16 +99,11 @@ def assess(searcher: Searcher, query: str, hits: Sequence[Hit]) -> Evidence:
     expected = expected_answer(query, searcher.tokenizer.segment(query))
     if expected is None or pinned:
         return Evidence(coverage, dense, pinned)
-    stating = [s for c in top for s in sentences_of(c.text) if expected.found_in(s)]
+    stating = [c.text[s:e] for c in top for s, e in split_sentences(c.text) if expected.found_in(c.text[s:e])]
     if not stating:
         return Evidence(coverage, dense, pinned, unmet=f"检索到的段落没有给出具体的{expected.label}。")
     typed = max(searcher.coverage(tokens, s) for s in stating)
     return Evidence(coverage, dense, pinned, typed_coverage=typed)
-
-
-def sentences_of(text: str) -> list[str]:
-    """Return the sentences of ``text``."""
-    return [text[s:e] for s, e in split_sentences(text)]
 
 
 def missing_article(searcher: Searcher, lookup: ArticleLookup) -> str:

@@ -104,8 +104,8 @@ def test_republished_text_appears_once_from_the_regulation(searcher):
     hits = searcher.search("入党誓词的内容是什么？", k=10)
     texts = [canonical(h.chunk.text) for h in hits]
     assert len(texts) == len(set(texts))
-    oath = [h for h in hits if "牢记入党誓词" in h.chunk.text]
-    assert oath and oath[0].chunk.doc_type == "regulation", [h.chunk.doc_title for h in oath]
+    # 党员教育管理工作条例 第十一条 is republished by two study notes; without de-duplication it fills three places.
+    assert sum("牢记入党誓词" in h.chunk.text for h in hits) == 1
 
 
 def test_distinct_keeps_best_rank_and_upgrades_to_the_regulation():
@@ -124,11 +124,11 @@ def test_distinct_keeps_best_rank_and_upgrades_to_the_regulation():
 def test_asked_quantity_and_named_regulation_lift_the_answering_article(searcher):
     """几天 lifts the article that states a number of days; 党章 lifts the Party Constitution's own article."""
     days = searcher.search("发展对象名单要挂出来给大家看几天？", k=3)
-    assert any("五个工作日" in h.chunk.text for h in days), [h.chunk.text[:40] for h in days]
-    kinds = searcher.search("党章规定对党员的纪律处分有哪几种？", k=3)
+    assert "五个工作日" in days[0].chunk.text, [h.chunk.text[:40] for h in days]  # 2nd without the prior
+    kinds = searcher.search("党章规定对党员的纪律处分有哪几种？", k=3)  # 6th without the prior
     assert any(h.chunk.doc_title == "中国共产党章程" and "处分有五种" in h.chunk.text for h in kinds)
 
 
 def test_sentence_rerank_prefers_the_sentence_that_holds_the_question(searcher):
-    hits = searcher.search("党史学习教育工作的主要任务是什么？", k=3)
+    hits = searcher.search("党史学习教育工作的主要任务是什么？", k=3)  # 5th without the re-rank
     assert any("主要任务是" in h.chunk.text for h in hits), [h.chunk.text[:40] for h in hits]

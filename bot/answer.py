@@ -8,7 +8,7 @@ from functools import partial
 
 from kb.answertype import expected_answer, states_year, years_named
 from kb.errors import LLMError
-from kb.numerals import cn_to_int
+from kb.grammar import DIVISION_HEAD, find_clause
 from kb.retrieve import ArticleLookup, Filters, Searcher
 from kb.schema import Answer, Chunk, Citation, Hit
 from kb.sentences import split_sentences
@@ -114,27 +114,18 @@ def missing_article(searcher: Searcher, lookup: ArticleLookup) -> str:
     return f"《{entry.title}》中没有{lookup.ref.label}（共 {entry.articles} 条）。"
 
 
-_CLAUSE = re.compile(r"第([一二三四五六七八九十\d]+)款")
 
 
 def clause_of(query: str, chunks: Sequence[Chunk]) -> tuple[Chunk, str] | None:
     """Return the chunk and text of the 款 (paragraph) a query names in an article, if it exists."""
-    m = _CLAUSE.search(query)
-    if not m:
+    n = find_clause(query)
+    if n is None:
         return None
-    n = cn_to_int(m.group(1))
-    paragraphs = []
-    for c in chunks:
-        for line in c.text.split("\n"):
-            if line.strip() and not _HEADING_LINE.match(line):
-                paragraphs.append((c, line.strip()))
-            elif _ARTICLE_START.match(line):
-                paragraphs.append((c, line.strip()))
+    paragraphs = [(c, line.strip()) for c in chunks for line in c.text.split("\n")
+                  if line.strip() and not DIVISION_HEAD.match(line)]
     return paragraphs[n - 1] if 0 < n <= len(paragraphs) else None
 
 
-_HEADING_LINE = re.compile(r"^第[一二三四五六七八九十百零〇\d]+[编章节]\s")
-_ARTICLE_START = re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")
 
 
 def _sentence_candidates(searcher: Searcher, query: str, hits: Sequence[Hit]) -> list[tuple[float, int, int, str]]:

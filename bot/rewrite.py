@@ -5,9 +5,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb.articles import ARTICLE_REF, find_article_ref
+from kb.grammar import article_ref_span, find_article_ref, find_clause, int_to_cn
 
-_CLAUSE = re.compile(r"第([一二三四五六七八九十\d]+)款")
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
 
@@ -59,12 +58,13 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         return query
     last = history[-1]
     anchor = f"《{last.doc_title}》{last.article}" if last.doc_title and last.article else None
-    clause = _CLAUSE.search(query)
+    clause = find_clause(query)
     ref = find_article_ref(query)
     if anchor and clause and not ref:
-        return f"{anchor}第{clause.group(1)}款"
+        return f"{anchor}第{int_to_cn(clause)}款"
     if last.doc_title and ref and not ref.doc_hint:
-        return f"《{last.doc_title}》{ARTICLE_REF.search(query).group(0)}" + query[ARTICLE_REF.search(query).end():]
+        start, _ = article_ref_span(query)
+        return f"《{last.doc_title}》{query[start:]}"
     if anchor and _PRONOUN.search(query):
         return _PRONOUN.sub(anchor, query, count=1)
     if _is_follow_up(query):

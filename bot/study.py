@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Literal
 
 from kb.lexical import DOMAIN_DICT, STOPWORDS
-from kb.numerals import cn_to_int, int_to_cn
+from kb.grammar import LABEL_PREFIX, cn_to_int, int_to_cn
 from kb.retrieve import Filters, Searcher
 from kb.schema import Chunk
 from kb.text import canonical
@@ -36,8 +36,6 @@ _STRONG = re.compile(r"应当|必须|不得|严禁|禁止|不准|不允许|不�
 _WEAK = re.compile(r"(?<![重主需纲摘概只紧首显扼必])要(?![求点素件闻务员害领旨])|须|务必")
 _OFFICIAL_TITLE = re.compile(r"(章程|条例|准则|规定|细则|办法|规则|宪法|意见|决定)$")
 # A leading 第十条 or （三） is dropped from a point: the source line names the article.
-_ARTICLE_LABEL = re.compile(r"^(?:第[零〇一二三四五六七八九十百千两\d]+条(?:之[一二三四五六七八九十]+)?\s*)?"
-                            r"(?:[（(][一二三四五六七八九十]+[）)]\s*)?")
 _NON_WORD = re.compile(r"[^\w]")
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 
@@ -169,7 +167,7 @@ def requirement_strength(sentence: str) -> float:
 
 
 def _key(text: str) -> str:
-    return _NON_WORD.sub("", canonical(_ARTICLE_LABEL.sub("", text)))
+    return _NON_WORD.sub("", canonical(LABEL_PREFIX.sub("", text)))
 
 
 def _bigrams(text: str) -> set[str]:
@@ -237,7 +235,7 @@ def _candidates(searcher: Searcher, topic: str, k: int, filters: Filters | None,
     for chunk, rank in hits:
         for s, e in split_sentences(chunk.text):
             text = chunk.text[s:e]
-            label = _ARTICLE_LABEL.match(text)
+            label = LABEL_PREFIX.match(text)
             text = text[label.end():] if label else text
             if not chars[0] <= len(text) <= chars[1] or text.endswith(("：", ":")):
                 continue  # a sentence ending in a colon only introduces the list that follows

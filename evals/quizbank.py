@@ -16,16 +16,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.articles import article_label, match_title
 from kb.catalog import Catalog
-from kb.numerals import cn_to_int
+from kb.grammar import ARTICLE_HEAD, DIVISION_HEAD, article_label, cn_to_int
+from kb.titles import match_title
 
 from .dataset import Gold, Question
 
 BLANK = re.compile(r"[（(][\s\u3000_]*[）)]|_{2,}")
 _PARTS = re.compile(r"[；;、，,\s]+")
-_ARTICLE_LINE = re.compile(r"(?m)^[ \t\u3000]*第([零〇一二三四五六七八九十百千两\d]+)条")
-_DIVISION_LINE = re.compile(r"(?m)^[ \t\u3000]*第[零〇一二三四五六七八九十百千两\d]+[编章节]")
 MIN_MATCH = 14
 MIN_CONTEXT = 8
 MIN_SHARE = 0.5
@@ -125,12 +123,12 @@ def article_at(text: str, pos: int) -> str | None:
     """Return the label of the article holding ``text[pos]``: the nearest line-start 第X条 before it, if no
     编/章/节 heading comes between them."""
     last = None
-    for m in _ARTICLE_LINE.finditer(text, 0, pos + 1):
+    for m in ARTICLE_HEAD.finditer(text, 0, pos + 1):
         last = m
-    if last is None or _DIVISION_LINE.search(text, last.end(), pos):
+    if last is None or DIVISION_HEAD.search(text, last.end(), pos):
         return None
     try:
-        return article_label(cn_to_int(last.group(1)))
+        return article_label(cn_to_int(last.group("num")))
     except ValueError:
         return None
 

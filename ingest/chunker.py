@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from kb.schema import Audit, Chunk, Document
 
-from kb.numerals import int_to_cn
+from kb.grammar import article_label, is_article_label
 from .structure import Section, parse_structure
 
 # Bump when parsing or chunking changes: stored documents with an older version are chunked again.
@@ -34,7 +34,6 @@ _CUT_AFTER_LEAD_IN = 0.4
 _SENTENCE = re.compile(r"[。！？；!?;]+[”’」』）)》]*")
 _NEWLINE = re.compile(r"\n")
 _COMMA = re.compile(r"[，,、：:]+[”’」』）)》]*")
-_ARTICLE_LABEL = re.compile(r"^第.+条(?:之.+)?$")
 
 
 @dataclass(frozen=True)
@@ -325,11 +324,11 @@ def chunk_document(doc: Document) -> tuple[list[Chunk], Audit]:
 
 def audit(doc: Document, chunks: list[Chunk]) -> Audit:
     """Return article count, gaps (regulations only), uncovered non-space chars and overlap of ``chunks``."""
-    labels = {c.article for c in chunks if c.article and _ARTICLE_LABEL.match(c.article)}
+    labels = {c.article for c in chunks if c.article and is_article_label(c.article)}
     numbers = {c.article_no for c in chunks if c.article in labels and c.article_no is not None}
     gaps: tuple[str, ...] = ()
     if doc.doc_type == "regulation" and numbers:
-        gaps = tuple(f"第{int_to_cn(n)}条" for n in range(1, max(numbers) + 1) if n not in numbers)
+        gaps = tuple(article_label(n) for n in range(1, max(numbers) + 1) if n not in numbers)
     depth = [0] * (len(doc.text) + 1)
     for c in chunks:
         depth[max(0, c.char_start)] += 1

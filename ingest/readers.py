@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kb.errors import ReadError, UnsupportedFileType
+from kb.grammar import DIVISION_LINE, PARAGRAPH_HEAD
 
 from .encoding import _is_bad_char, decode_text
 from .html import decode_html, extract_html
@@ -161,12 +162,6 @@ def text_from_docx(data: bytes) -> str:
 
 # ---------------------------------------------------------------------------------------------- PDF
 
-_NUMERAL = "一二三四五六七八九十百千零〇两"
-_HEADING_START = re.compile(
-    rf"^\s*(第[{_NUMERAL}\d]+[编章节条款]|[{_NUMERAL}]+[、．.]|[（(][{_NUMERAL}\d]+[）)]|\d+[、．]|\d+\.(?!\d)|"
-    r"[①-⑳]|附件|附则|附录)"
-)
-_CHAPTER = re.compile(rf"^\s*第[{_NUMERAL}\d]+[编章节](\s|$)")
 _SENTENCE_END = re.compile(r"[。！？；：!?;:…][\"'”’」』）)]*\s*$")
 _PAGE_NUMBER = re.compile(
     r"^\s*([-—–－]?\s*\d{1,4}\s*[-—–－]?|第\s*\d+\s*页(\s*[,，/]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+)\s*$"
@@ -209,8 +204,8 @@ def join_pdf_lines(pages: list[str]) -> str:
             if (
                 previous_full
                 and not _SENTENCE_END.search(prev)
-                and not _CHAPTER.match(prev)
-                and not _HEADING_START.match(line)
+                and not DIVISION_LINE.match(prev)
+                and not PARAGRAPH_HEAD.match(line)
             ):
                 out[-1] = prev + _glue(prev, line) + line
             else:

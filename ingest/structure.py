@@ -9,9 +9,10 @@ from pathlib import PurePath
 from typing import Literal
 
 from kb.schema import Document, DocType
+from kb.grammar import (ARTICLE_HEAD, DIVISION_HEAD, POINT_HEAD, REFERENCE_FOLLOWER, SECTION_HEAD,
+                        SUBSECTION_HEAD, cn_to_int)
 from kb.text import normalize_source
 
-from kb.numerals import CN_NUMERAL_CHARS, cn_to_int
 
 SectionKind = Literal["编", "章", "节", "条", "preamble", "heading", "other"]
 
@@ -51,18 +52,6 @@ class Section:
 
 # ---------------------------------------------------------------- line patterns
 
-_NUM = f"[{CN_NUMERAL_CHARS}0-9０-９]+"
-_SUB = "[一二三四五六七八九十]+"
-_ARTICLE = re.compile(rf"^第(?P<num>{_NUM})条(?:之(?P<sub>{_SUB}))?")
-_DIVISION = re.compile(rf"^第(?P<num>{_NUM})(?P<kind>[编章节])")
-# A label followed by one of these is a cross-reference in running text (第二十条规定…), not a heading.
-_REF_FOLLOWER = re.compile(
-    r"^(?:规定|的|、|，|,|。|；|;|：|:|至|到|和|与|及|或|中|所|第|款|项|之|明确|指出|提出|要求|强调|是|也|等|有关"
-    r"|内容|条文|修改|删除|增加|已|将|被)"
-)
-_H1 = re.compile(r"^(?P<num>[一二三四五六七八九十百]+)、")
-_H2 = re.compile(r"^[（(](?P<num>[一二三四五六七八九十百]+)[）)]")
-_H3 = re.compile(r"^(?P<num>[0-9]{1,2})[.．、](?![0-9０-９])")
 _PREAMBLES = frozenset({"总纲", "序言", "前言", "引言"})
 _CLOSINGS = frozenset({"结束语", "结语", "后记"})
 _APPENDIX = re.compile(
@@ -124,11 +113,11 @@ def _squash(title: str) -> str:
 
 def _article_candidate(line: str) -> tuple[int, int, str] | None:
     """Return (base, sub, label) when ``line`` starts like an article heading rather than a cross-reference."""
-    m = _ARTICLE.match(line)
+    m = ARTICLE_HEAD.match(line)
     if not m:
         return None
     rest = line[m.end():]
-    if rest and not rest[0].isspace() and _REF_FOLLOWER.match(rest):
+    if rest and not rest[0].isspace() and REFERENCE_FOLLOWER.match(rest):
         return None
     try:
         base = cn_to_int(m["num"])
@@ -161,11 +150,11 @@ def _accepted_articles(cands: list[_Article]) -> set[int]:
 
 def _division(line: str) -> _Head | None:
     """Return a 编/章/节 heading for a short line such as ``第二章 党的组织制度``."""
-    m = _DIVISION.match(line)
+    m = DIVISION_HEAD.match(line)
     if not m or len(line) > _MAX_DIVISION_LINE:
         return None
     rest = line[m.end():]
-    if rest and not rest[0].isspace() and _REF_FOLLOWER.match(rest):
+    if rest and not rest[0].isspace() and REFERENCE_FOLLOWER.match(rest):
         return None
     title = _squash(rest)
     if re.search(r"[。；;！？!?]", title) or title.endswith(("，", "：", ":", "、")):
@@ -180,7 +169,7 @@ def _division(line: str) -> _Head | None:
 
 def _prose_heading(line: str) -> _Head | None:
     """Return a 一、/（一）/1. heading when the line, or its first sentence, is short enough to be one."""
-    for rank, pattern in (("h1", _H1), ("h2", _H2), ("h3", _H3)):
+    for rank, pattern in (("h1", SECTION_HEAD), ("h2", SUBSECTION_HEAD), ("h3", POINT_HEAD)):
         m = pattern.match(line)
         if m:
             break

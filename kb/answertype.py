@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .numerals import CN_NUMERAL_CHARS
+from .grammar import CN_NUMERAL_CHARS
 
 _CALENDAR = re.compile(r"(?:(?:19|20)\d\d|[一二][〇零○一二三四五六七八九]{3})\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"
                        r"|\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*[至到—－-]\s*(?:\d{1,2}\s*月\s*)?\d{1,2}\s*日)?"

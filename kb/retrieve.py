@@ -10,7 +10,8 @@ from typing import Literal
 import numpy as np
 
 from .answertype import expected_answer
-from .articles import ArticleRef, find_article_ref, match_title
+from .grammar import ArticleRef, find_article_ref
+from .titles import match_title
 from .base import KnowledgeBase
 from .catalog import Manifest
 from .errors import DjkbError, KnowledgeBaseEmpty

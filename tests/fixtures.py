@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.articles import article_label
-from kb.numerals import int_to_cn
+from kb.grammar import article_label
+from kb.grammar import int_to_cn
 
 TOPICS = ["学习制度", "组织生活", "党费收缴", "教育培训", "监督检查", "档案管理", "作风建设", "纪律要求"]
 

@@ -142,7 +142,7 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server, tmp_path):
 
 
 def test_title_matching_prefers_the_longest_name_then_the_plainest_title():
-    from kb.articles import match_title
+    from kb.titles import match_title
 
     assert match_title("测试工作条例十二第五条", {"ten": "测试工作条例十", "twelve": "测试工作条例十二"}) == ["twelve", "ten"]
     titles = {"copy": "每周一学：印发《党政机关厉行节约反对浪费条例》", "reg": "党政机关厉行节约反对浪费条例"}

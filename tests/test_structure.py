@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from ingest.chunker import audit as audit_of  # noqa: E402
 from ingest.chunker import chunk_document  # noqa: E402
-from kb.numerals import cn_to_int, int_to_cn  # noqa: E402
+from kb.grammar import cn_to_int, int_to_cn  # noqa: E402
 from ingest.structure import make_document, parse_meta, parse_revision, parse_structure  # noqa: E402
 from kb.schema import Chunk, Document  # noqa: E402
 from kb.text import normalize_source  # noqa: E402

@@ -1,55 +1,12 @@
-"""Recognising article references (``党章第十条``) and document names in queries."""
+"""Document names in text: titles, their short forms (党章, 机关基层组织工作条例) and title-like phrases."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from .numerals import cn_to_int, int_to_cn
-
-CN_NUM = "零〇一二三四五六七八九十百千两"
-ARTICLE_REF = re.compile(rf"第\s*([{CN_NUM}\d]+)\s*条(之[{CN_NUM}]+)?")
 _TITLE_LIKE = re.compile(r"(条例|章程|细则|准则|规定|办法|规则|意见|决定|宪法|党章|法)(?:[（(][^（()）]*[）)])?$")
-_BRACKETED = re.compile(r"《([^》]{2,40})》")
 # Colloquial names that are not substrings of the official title.
 ALIASES = {"党章": "中国共产党章程", "宪法": "中华人民共和国宪法"}
 _TITLE_NOISE = re.compile(r"^(中国共产党|中华人民共和国)|[（(][^）)]*[）)]$")
-
-
-def article_label(n: int, suffix: str = "") -> str:
-    """Return the canonical article label, e.g. ``第二十七条`` or ``第十条之一``."""
-    return f"第{int_to_cn(n)}条{suffix}"
-
-
-@dataclass(frozen=True)
-class ArticleRef:
-    """An article named in a query, and the document name written next to it, if any."""
-
-    number: int
-    label: str
-    doc_hint: str | None
-
-    @property
-    def names_title(self) -> bool:
-        """Whether the hint reads as a document title (《…》 or a regulation-like name), not just words."""
-        return bool(self.doc_hint) and bool(_TITLE_LIKE.search(self.doc_hint))
-
-
-def find_article_ref(query: str) -> ArticleRef | None:
-    """Return the first article reference in ``query``, with the text before it as a document hint."""
-    m = ARTICLE_REF.search(query)
-    if not m:
-        return None
-    try:
-        number = cn_to_int(m.group(1))
-    except ValueError:
-        return None
-    if number <= 0 or number >= 10000:
-        return None
-    hint = query[:m.start()].strip(" 《》的中里:：，,")
-    bracket = _BRACKETED.search(query)
-    if bracket:
-        hint = bracket.group(1)
-    return ArticleRef(number=number, label=article_label(number, m.group(2) or ""), doc_hint=hint or None)
 
 
 def title_aliases(title: str) -> set[str]:
@@ -92,3 +49,8 @@ def _shortened(name: str, title: str) -> int:
     name = _LEAD_IN.sub("", name)
     name = name.removeprefix("中国共产党")
     return len(name) if len(name) >= 6 and name in title else 0
+
+
+def looks_like_title(name: str) -> bool:
+    """Return whether ``name`` reads as a document title (a regulation-like name), not just words."""
+    return bool(_TITLE_LIKE.search(name))

@@ -1,0 +1,94 @@
+"""The grammar of official documents: numerals, labels and article references, table-driven; and its one home."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kb.grammar import (ARTICLE_HEAD, DIVISION_HEAD, ArticleRef, article_label, article_number, cn_to_int,
+                        find_article_ref, find_clause, find_item, int_to_cn, is_article_label, item_number)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("十", 10), ("十二", 12), ("二十", 20), ("一百零三", 103), ("一百一十", 110), ("一百十", 110), ("两千", 2000),
+    ("二〇二一", 2021), ("一万零一", 10001), ("12", 12), ("１２", 12), ("一百五十八", 158),
+])
+def test_cn_to_int(text, value):
+    assert cn_to_int(text) == value
+
+
+@pytest.mark.parametrize("value, text", [(10, "十"), (12, "十二"), (103, "一百零三"), (110, "一百一十"), (1000, "一千"),
+                                         (10001, "一万零一"), (158, "一百五十八")])
+def test_int_to_cn(value, text):
+    assert int_to_cn(value) == text
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "十a"])
+def test_cn_to_int_rejects(bad):
+    with pytest.raises(ValueError):
+        cn_to_int(bad)
+
+
+@pytest.mark.parametrize("query, number, sub, clause, item, hint", [
+    ("党章第十条", 10, 0, None, None, "党章"),
+    ("纪律处分条例第十条之一讲了什么", 10, 1, None, None, "纪律处分条例"),
+    ("第12条", 12, 0, None, None, None),
+    ("《中国共产党纪律处分条例》第一百零三条", 103, 0, None, None, "中国共产党纪律处分条例"),
+    ("党章第十条第二款", 10, 0, 2, None, "党章"),
+    ("宪法第 三十四 条第一款第二项", 34, 0, 1, 2, "宪法"),
+    ("细则第１２条", 12, 0, None, None, "细则"),
+])
+def test_find_article_ref(query, number, sub, clause, item, hint):
+    assert find_article_ref(query) == ArticleRef(number, sub, clause, item, hint)
+
+
+@pytest.mark.parametrize("query", ["第零条", "党章规定了什么", "第一万条"])
+def test_no_article_ref(query):
+    assert find_article_ref(query) is None
+
+
+def test_labels_round_trip():
+    assert article_label(10, 1) == article_label(10, "之一") == "第十条之一"
+    assert article_number("第十条之一") == (10, 1) and article_number("第一百零三条") == (103, 0)
+    assert is_article_label("第十条之一") and is_article_label("第12条") and not is_article_label("第十条规定")
+
+
+@pytest.mark.parametrize("text, clause, item", [("第二款呢", 2, None), ("它的第三项", None, 3), ("第十二款", 12, None),
+                                                ("没有款", None, None)])
+def test_clause_and_item(text, clause, item):
+    assert find_clause(text) == clause and find_item(text) == item
+
+
+@pytest.mark.parametrize("line, value", [("（十二）加强学习", 12), ("(2) 二项", 2), ("（一）", 1), ("一、总则", None)])
+def test_item_number(line, value):
+    assert item_number(line) == value
+
+
+def test_heads_at_line_start_only():
+    text = "第一章 总则\n第一条 为了……依照第二条规定。\n　第二条之一 补充。"
+    assert [m["num"] for m in ARTICLE_HEAD.finditer(text)] == ["一", "二"]
+    assert [m["kind"] for m in DIVISION_HEAD.finditer(text)] == ["章"]
+
+
+def test_article_patterns_live_only_in_the_grammar_module():
+    """No other module writes a 第X条/款/项 or 编/章/节 pattern of its own."""
+    pattern = re.compile(r"第(?:\\s\*)?[\[(].{0,80}?[\])][+*]?(?:\\s\*)?\)?(?:条|款|项|\[编章节|\[编章节条)")
+    offenders = []
+    for package in ("kb", "ingest", "bot", "evals", "benchmarks"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path.name == "grammar.py" and package == "kb":
+                continue
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if pattern.search(line):
+                    offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_grep_finds_the_grammar_module_itself():
+    """The check above must be able to fail: it flags the grammar module's own article pattern."""
+    pattern = re.compile(r"第(?:\\s\*)?[\[(].{0,80}?[\])][+*]?(?:\\s\*)?\)?(?:条|款|项|\[编章节|\[编章节条)")
+    source = (ROOT / "kb" / "grammar.py").read_text(encoding="utf-8")
+    assert pattern.search(source)

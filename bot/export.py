@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .messages import NO_OUTLINE, QUIZ_KIND_LABELS, doc_type_label
+
 if TYPE_CHECKING:
     from .study import QuizItem, StudyOutline
-
-KIND_LABELS = {"fill": "填空题", "choice": "选择题"}
-TYPE_LABELS = {"regulation": "党内法规", "other": "文件", "speech": "讲话与学习材料"}
 
 
 def _options_line(item: QuizItem) -> str:
@@ -29,9 +28,9 @@ def to_markdown(outline: StudyOutline | None, quiz: Sequence[QuizItem] = ()) -> 
     if outline is not None:
         lines += ["", "## 一、要点提纲", ""]
         if not outline.groups:
-            lines.append("（知识库中没有找到与该主题相关的要求。）")
+            lines.append(f"（{NO_OUTLINE}）")
         for g in outline.groups:
-            lines += [f"### 《{g.doc_title}》（{TYPE_LABELS.get(g.doc_type, g.doc_type)}）", ""]
+            lines += [f"### 《{g.doc_title}》（{doc_type_label(g.doc_type)}）", ""]
             for p in g.points:
                 where = p.source.article or p.source.heading
                 lines.append(f"- {p.text}" + (f"（{where}）" if where else ""))
@@ -39,7 +38,7 @@ def to_markdown(outline: StudyOutline | None, quiz: Sequence[QuizItem] = ()) -> 
     if quiz:
         lines += ["## 二、练习题", ""]
         for n, item in enumerate(quiz, 1):
-            lines.append(f"{n}. 【{KIND_LABELS[item.kind]}】{item.question}")
+            lines.append(f"{n}. 【{QUIZ_KIND_LABELS[item.kind]}】{item.question}")
             if item.kind == "choice":
                 lines.append(f"   {_options_line(item)}")
             lines.append("")
@@ -65,16 +64,16 @@ def to_docx(outline: StudyOutline | None, quiz: Sequence[QuizItem], path: Path) 
     if outline is not None:
         doc.add_heading("一、要点提纲", level=1)
         if not outline.groups:
-            doc.add_paragraph("（知识库中没有找到与该主题相关的要求。）")
+            doc.add_paragraph(f"（{NO_OUTLINE}）")
         for g in outline.groups:
-            doc.add_heading(f"《{g.doc_title}》（{TYPE_LABELS.get(g.doc_type, g.doc_type)}）", level=2)
+            doc.add_heading(f"《{g.doc_title}》（{doc_type_label(g.doc_type)}）", level=2)
             for p in g.points:
                 where = p.source.article or p.source.heading
                 doc.add_paragraph(p.text + (f"（{where}）" if where else ""), style="List Bullet")
     if quiz:
         doc.add_heading("二、练习题", level=1)
         for n, item in enumerate(quiz, 1):
-            doc.add_paragraph(f"{n}. 【{KIND_LABELS[item.kind]}】{item.question}")
+            doc.add_paragraph(f"{n}. 【{QUIZ_KIND_LABELS[item.kind]}】{item.question}")
             if item.kind == "choice":
                 doc.add_paragraph(_options_line(item))
         doc.add_heading("三、参考答案", level=1)

@@ -1,7 +1,8 @@
-"""The web app's engine without the UI: one opened knowledge base, its searcher and answerer, and the admin actions.
+"""The web app's engine, without any UI: one opened knowledge base, its searcher and answerer, and the admin actions.
 
-The Gradio layer (bot/app.py) and the named API endpoints both call these methods; every change to the
-knowledge base checks the write policy here, so no endpoint can skip it.
+The Gradio layer (bot/app.py and bot/handlers.py) and the named API endpoints (bot/api.py) all call these
+methods; every change to the knowledge base checks the write policy here, so no endpoint can skip it. The
+texts it returns come from bot/messages.py.
 """
 from __future__ import annotations
 
@@ -9,32 +10,74 @@ import math
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.config import DEFAULT_HOST, Settings
 from kb.errors import DjkbError, KnowledgeBaseBusy, NotFound
+from kb.progress import Progress
 from kb.retrieve import Filters, Searcher
 from kb.schema import DOC_TYPES, Answer, Chunk, Document, Hit
 
+from . import messages as msg
 from .answer import Answerer
+from .context import Context, context_window
 from .rewrite import Turn
-from .uploads import UPLOADS_DIR, Access, access_policy, authorize, safe_filename, store_upload, upload_problem
-from .views import Context, context_window
+from .uploads import (
+    UPLOADS_DIR,
+    Access,
+    access_policy,
+    authorize,
+    safe_filename,
+    store_upload,
+    upload_problem,
+)
 
-Progress = Callable[[str, int, int], None]
-DOC_TYPE_CHOICES = (("全部类型", ""), ("党内法规", "regulation"), ("讲话与学习材料", "speech"), ("其他文件", "other"))
+if TYPE_CHECKING:
+    from .study import QuizItem, StudyOutline
+
 SOURCES = ("uploads", "corpus")
 MAX_CACHED_DOCS = 16
+MAX_QUIZ = 30
 COMMON_IDF = math.log(20)  # the BM25 idf of a word found in 5% of the passages
 
 
-def default_reports_dir() -> Path:
-    """Return evals/reports beside the evals package, where ``djkb eval`` writes its reports."""
-    import evals
+@dataclass(frozen=True)
+class StudyRequest:
+    """What study materials were asked for: a topic, how many quiz items, and the seed that picks them."""
 
-    return Path(evals.__file__).resolve().with_name("reports")
+    topic: str
+    n: int = 10
+    seed: int = 0
+
+    @classmethod
+    def of(cls, topic: str | None, n: float | None = 10, seed: float | None = 0) -> StudyRequest:
+        """Return the request with the topic stripped and ``n`` clamped to 1–30; raises DjkbError for no topic."""
+        topic = (topic or "").strip()
+        if not topic:
+            raise DjkbError(msg.EMPTY_TOPIC)
+        return cls(topic, max(1, min(int(n or 10), MAX_QUIZ)), int(seed or 0))
+
+
+@dataclass(frozen=True)
+class StudyMaterials:
+    """An outline and a quiz made for one request (the app keeps them to export what it shows)."""
+
+    request: StudyRequest
+    outline: StudyOutline
+    quiz: tuple[QuizItem, ...]
+
+
+def document_rows(manifest) -> list[dict]:
+    """Return one row per stored document of a Manifest: id, title, type, counts, audit, date, source file names."""
+    return [{
+        "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
+        "articles": e.articles, "chars": e.chars, "audit": e.audit.summary(), "audit_ok": e.audit.ok,
+        "date": e.date, "issuer": e.issuer, "sources": [Path(s).name for s in e.sources],
+        "ingested_at": e.ingested_at,
+    } for e in sorted(manifest.documents.values(), key=lambda e: (e.doc_type, e.title))]
 
 
 @dataclass(frozen=True)
@@ -65,8 +108,7 @@ def turn_for(answer: Answer) -> Turn:
 class Service:
     """One knowledge base served to the web app."""
 
-    def __init__(self, settings: Settings, *, host: str = DEFAULT_HOST, searcher: Searcher | None = None,
-                 reports_dir: Path | None = None, llm=None):
+    def __init__(self, settings: Settings, *, host: str = DEFAULT_HOST, searcher: Searcher | None = None, llm=None):
         from kb.base import KnowledgeBase
 
         self.settings = settings
@@ -77,7 +119,7 @@ class Service:
             llm = ChatClient.from_settings(settings)  # None unless an OpenAI-compatible endpoint is configured
         self.answerer = Answerer(self.searcher, llm=llm)
         self.access: Access = access_policy(settings.admin_password, host)
-        self.reports_dir = Path(reports_dir) if reports_dir else default_reports_dir()
+        self.reports_dir = Path(settings.reports_dir)
         self.uploads_dir = Path(settings.kb_dir) / UPLOADS_DIR
         self.export_dir = Path(tempfile.mkdtemp(prefix="djkb-export-"))
         self._write_lock = threading.Lock()
@@ -106,32 +148,26 @@ class Service:
         for e in docs.values():
             if e.title == doc:
                 return e.doc_id
-        raise NotFound(f"知识库中没有文档 {doc}（在“知识库”页或 /documents 查看文档及其 ID）")
+        raise NotFound(msg.unknown_doc(doc))
 
     def filters(self, doc_type: str | None = None, doc: str | None = None) -> Filters:
         """Return search filters for a document type ('' for all) and a document id or title; raises DjkbError."""
         doc_type = (doc_type or "").strip()
         if doc_type and doc_type not in DOC_TYPES:
-            raise DjkbError(f"未知文档类型 {doc_type!r}（可选：{', '.join(DOC_TYPES)}）")
+            raise DjkbError(msg.unknown_doc_type(doc_type, DOC_TYPES))
         doc_id = self.resolve_doc(doc)
         return Filters(doc_types=(doc_type,) if doc_type else (), doc_ids=(doc_id,) if doc_id else ())
 
-    def doc_choices(self) -> list[tuple[str, str]]:
-        """Return (label, id) pairs of the stored documents for a dropdown, regulations first."""
-        order = {"regulation": 0, "other": 1, "speech": 2}
-        entries = sorted(self.manifest().documents.values(), key=lambda e: (order.get(e.doc_type, 3), e.title))
-        return [("全部文档", "")] + [(e.title, e.doc_id) for e in entries]
-
     def documents(self) -> list[dict]:
-        """Return one row per stored document: id, title, type, counts, audit, sources."""
-        rows = []
-        for e in sorted(self.manifest().documents.values(), key=lambda e: (e.doc_type, e.title)):
-            rows.append({
-                "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
-                "articles": e.articles, "chars": e.chars, "audit": e.audit.summary(), "audit_ok": e.audit.ok,
-                "date": e.date, "sources": [Path(s).name for s in e.sources], "ingested_at": e.ingested_at,
-            })
-        return rows
+        """Return one row per stored document (see ``document_rows``)."""
+        return document_rows(self.manifest())
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        """Return a stored passage by id; raises NotFound."""
+        chunk = self.searcher.chunks.get(chunk_id)
+        if chunk is None:
+            raise NotFound(msg.unknown_chunk(chunk_id))
+        return chunk
 
     def document(self, doc_id: str) -> Document:
         """Return a stored document with its full text (a few recently used ones are cached)."""
@@ -191,39 +227,34 @@ class Service:
 
     # ---- study materials -----------------------------------------------------------------------------------
 
-    @staticmethod
-    def _topic(topic: str | None) -> str:
-        topic = (topic or "").strip()
-        if not topic:
-            raise DjkbError("请输入学习主题，例如“民主生活会”或“预备党员”")
-        return topic
-
-    def outline(self, topic: str, doc_type: str = "", doc: str = ""):
+    def outline(self, topic: str, doc_type: str = "", doc: str = "") -> StudyOutline:
         """Return the StudyOutline of ``topic``; raises DjkbError for an empty topic or a bad filter."""
         from .study import outline
 
-        return outline(self.searcher, self._topic(topic), filters=self.filters(doc_type, doc))
+        return outline(self.searcher, StudyRequest.of(topic).topic, filters=self.filters(doc_type, doc))
 
-    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
+    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "") -> list[QuizItem]:
         """Return up to ``n`` (1–30) QuizItems on ``topic``; raises DjkbError for an empty topic or a bad filter."""
         from .study import make_quiz
 
-        return make_quiz(self.searcher, self._topic(topic), n=max(1, min(int(n), 30)), seed=int(seed),
+        request = StudyRequest.of(topic, n, seed)
+        return make_quiz(self.searcher, request.topic, n=request.n, seed=request.seed,
                          filters=self.filters(doc_type, doc))
 
-    def study(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
-        """Return (outline, quiz) for ``topic``; raises DjkbError for an empty topic or a bad filter."""
-        return self.outline(topic, doc_type, doc), self.quiz(topic, n, seed, doc_type, doc)
+    def study(self, request: StudyRequest) -> StudyMaterials:
+        """Return the outline and the quiz of ``request`` over the whole knowledge base."""
+        outline = self.outline(request.topic)
+        return StudyMaterials(request, outline, tuple(self.quiz(request.topic, request.n, request.seed)))
 
-    def export(self, outline, quiz) -> tuple[Path, Path]:
+    def export(self, materials: StudyMaterials) -> tuple[Path, Path]:
         """Write the study materials as Markdown and .docx into a fresh folder; return both paths."""
         from .export import to_docx, to_markdown
 
         folder = Path(tempfile.mkdtemp(prefix="study-", dir=self.export_dir))
-        stem = safe_filename(f"学习材料-{outline.topic}") if outline else "学习材料"
+        stem = safe_filename(f"学习材料-{materials.request.topic}")
         md = folder / f"{stem}.md"
-        md.write_text(to_markdown(outline, quiz), encoding="utf-8")
-        return md, to_docx(outline, quiz, folder / f"{stem}.docx")
+        md.write_text(to_markdown(materials.outline, materials.quiz), encoding="utf-8")
+        return md, to_docx(materials.outline, materials.quiz, folder / f"{stem}.docx")
 
     # ---- changing the knowledge base -----------------------------------------------------------------------
 
@@ -240,7 +271,7 @@ class Service:
         """
         authorize(self.access, self.settings.admin_password, password)
         if not files:
-            raise DjkbError("请先选择要上传的文件")
+            raise DjkbError(msg.NO_FILES)
         max_bytes = self.settings.max_upload_mb * 2**20
         outcomes: dict[int, FileOutcome] = {}
         with self._write_lock:
@@ -285,23 +316,20 @@ class Service:
                 outcomes[i] = FileOutcome(safe_filename(files[i][1]), paths[source].name, status, message)
 
         titles = {s: e.title for e in self.kb.catalog.load().documents.values() for s in e.sources}
-        for s in report.added:
-            take(s, "added", f"已导入：《{titles.get(s, Path(s).stem)}》")
-        for s in report.updated:
-            take(s, "updated", f"已更新：《{titles.get(s, Path(s).stem)}》")
-        for s in report.unchanged:
-            take(s, "unchanged", f"内容未变（《{titles.get(s, Path(s).stem)}》已在知识库中）")
+        for status, sources in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
+            for s in sources:
+                take(s, status, msg.upload_outcome(status, title=titles.get(s, Path(s).stem)))
         for path, same in report.duplicates:
-            take(source_key(Path(path)), "duplicate", f"与已有文件 {Path(same).name} 内容相同，只保存一份")
+            take(source_key(Path(path)), "duplicate", msg.upload_outcome("duplicate", same=Path(same).name))
         for path, reason in report.failures:
             key = source_key(Path(path))
             if key in paths:
-                take(key, "failed", f"导入失败：{reason}")
+                take(key, "failed", msg.upload_outcome("failed", reason=reason))
                 paths[key].unlink(missing_ok=True)  # keep the uploads folder to what the knowledge base holds
         for key, indices in stored.items():
             for i in indices:
                 outcomes.setdefault(i, FileOutcome(safe_filename(files[i][1]), paths[key].name, "failed",
-                                                   "导入结果未知，请在文档列表中核对"))
+                                                   msg.UNKNOWN_OUTCOME))
 
     def delete(self, doc: str, password: str | None = None) -> str:
         """Remove a document (by id or title) and its uploaded file; return a Chinese message.
@@ -313,7 +341,7 @@ class Service:
         authorize(self.access, self.settings.admin_password, password)
         doc_id = self.resolve_doc(doc)
         if doc_id is None:
-            raise DjkbError("请先选择要删除的文档")
+            raise DjkbError(msg.NO_DOC_CHOSEN)
         with self._write_lock:
             entry = remove(self.kb, doc_id)
             uploads = self.uploads_dir.resolve()
@@ -322,7 +350,7 @@ class Service:
                 if p.parent == uploads:
                     p.unlink(missing_ok=True)  # else a later re-ingest of the uploads folder would bring it back
         self._changed()
-        return f"已删除：《{entry.title}》（{len(entry.chunk_ids)} 个片段）"
+        return msg.deleted(entry.title, len(entry.chunk_ids))
 
     def reingest(self, source: str = "uploads", password: str | None = None, progress: Progress | None = None):
         """Ingest the uploads folder or the corpus folder again (incremental); return the IngestReport.
@@ -333,20 +361,12 @@ class Service:
 
         authorize(self.access, self.settings.admin_password, password)
         if source not in SOURCES:
-            raise DjkbError(f"未知的导入来源 {source!r}（可选：uploads 上传目录，corpus 语料目录）")
+            raise DjkbError(msg.unknown_source(source))
         folder = self.uploads_dir if source == "uploads" else Path(self.settings.corpus)
         if not folder.is_dir():
-            raise DjkbError(f"目录不存在：{folder}" + ("（还没有上传过文件）" if source == "uploads" else
-                                                   "（请设置 DJKB_CORPUS）"))
+            raise DjkbError(msg.missing_folder(folder, source))
         with self._write_lock:
             report = ingest(self.kb, [folder], progress=progress, max_bytes=self.settings.max_upload_mb * 2**20)
         self._changed()
         return report
 
-
-def report_summary(report) -> str:
-    """Return a one-paragraph Chinese summary of an IngestReport, failures listed per file."""
-    lines = [f"新增 {len(report.added)} 篇，更新 {len(report.updated)} 篇，未变 {len(report.unchanged)} 篇，"
-             f"重复 {len(report.duplicates)} 篇，失败 {len(report.failures)} 篇；用时 {report.seconds:.1f} 秒。"]
-    lines += [f"- 失败：{Path(p).name}：{r}" for p, r in report.failures]
-    return "\n".join(lines)

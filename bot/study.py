@@ -471,9 +471,3 @@ def make_quiz(searcher: Searcher, topic: str, *, n: int = 10, seed: int = 0, fil
         answers[blank.answer] = answers.get(blank.answer, 0) + 1
         per_article[where] = per_article.get(where, 0) + 1
     return items
-
-
-from .export import to_docx, to_markdown  # noqa: E402  (re-exported: the study API in one place)
-
-__all__ = ["BLANK", "OutlineGroup", "Point", "QuizItem", "Source", "StudyOutline", "make_quiz", "outline",
-           "to_docx", "to_markdown"]

@@ -1,26 +1,27 @@
 """HTML for the web app: citation cards with highlighted words, passages in context, study materials, eval reports.
 
+Rendering only: what to show comes from the engine (bot/service.py) and the labels from bot/messages.py.
+
 Every piece of stored text goes through html.escape before any markup is added, so a document that
 contains ``<script>`` shows it as text.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from html import escape
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from kb.schema import Answer, Chunk
 
-from .export import KIND_LABELS, TYPE_LABELS, answer_text
-from .study import QuizItem, StudyOutline
+from . import messages as msg
+from .context import Context
+from .export import answer_text
+from .reports import EvalReport
 
-NO_EVIDENCE = "知识库中没有找到相关依据"
-CONTEXT_BEFORE = 240
-CONTEXT_AFTER = 600
+if TYPE_CHECKING:
+    from .study import QuizItem, StudyOutline
 
 CSS = """
 .djkb-cards {display: flex; flex-direction: column; gap: 10px;}
@@ -69,37 +70,6 @@ def highlight(text: str, words: Iterable[str], tag: str = "mark") -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True)
-class Context:
-    """A window of a document's text around a passage: text before, the passage (or its article), text after."""
-
-    before: str
-    focus: str
-    after: str
-    clipped_start: bool
-    clipped_end: bool
-
-    def to_dict(self) -> dict:
-        return {"before": self.before, "focus": self.focus, "after": self.after}
-
-
-def context_window(text: str, start: int, end: int, before: int = CONTEXT_BEFORE,
-                   after: int = CONTEXT_AFTER) -> Context:
-    """Return the span ``text[start:end]`` with some characters on each side, cut at line breaks.
-
-    Little comes before the passage so that it shows near the top of the scrolling box.
-    """
-    lo = max(0, start - before)
-    if lo > 0:
-        nl = text.find("\n", lo, start)
-        lo = nl + 1 if nl >= 0 else lo
-    hi = min(len(text), end + after)
-    if hi < len(text):
-        nl = text.rfind("\n", end, hi)
-        hi = nl if nl >= 0 else hi
-    return Context(text[lo:start], text[start:end], text[end:hi], lo > 0, hi < len(text))
-
-
 def context_html(ctx: Context, words: Iterable[str]) -> str:
     """Return the context as HTML, the passage marked as ``djkb-here``."""
     words = list(words)
@@ -125,7 +95,7 @@ def card_html(n: int | None, chunk: Chunk, words: Sequence[str], context: Contex
 def answer_cards(answer: Answer, words: Sequence[str], contexts: dict[str, Context]) -> str:
     """Return the cards beside an answer: its citations, or on a refusal the nearest passages as 可能相关."""
     if answer.refused:
-        head = f"<div class='djkb-refused'>{NO_EVIDENCE}</div>"
+        head = f"<div class='djkb-refused'>{msg.NO_EVIDENCE}</div>"
         cards = [card_html(None, h.chunk, words, contexts.get(h.chunk.chunk_id), related=True) for h in answer.related]
         return f"<div class='djkb-cards'>{head}{''.join(cards)}</div>"
     cards = [card_html(c.n, c.chunk, words, contexts.get(c.chunk.chunk_id)) for c in answer.citations]
@@ -135,11 +105,30 @@ def answer_cards(answer: Answer, words: Sequence[str], contexts: dict[str, Conte
 def answer_message(answer: Answer | str, rewritten: str | None = None, query: str | None = None) -> str:
     """Return the chat message for an answer (or its growing text), escaped, with ``（理解为：…）`` when rewritten."""
     text = answer if isinstance(answer, str) else answer.answer
-    prefix = f"（理解为：{escape(rewritten)}）\n\n" if rewritten and query and rewritten != query else ""
+    prefix = msg.rewritten(escape(rewritten)) + "\n\n" if rewritten and query and rewritten != query else ""
     if isinstance(answer, Answer) and answer.refused:
-        tail = "以下段落可能相关，仅供参考，见右侧“可能相关”。" if answer.related else ""
-        return prefix + f"{NO_EVIDENCE}。" + tail
+        tail = msg.RELATED_TAIL if answer.related else ""
+        return prefix + f"{msg.NO_EVIDENCE}。" + tail
     return prefix + escape(text)
+
+
+def final_message(answer: Answer) -> str:
+    """Return the chat message for a finished answer, its notice (if any) appended."""
+    text = answer_message(answer, answer.rewritten_query, answer.query)
+    return text + ("\n\n" + msg.notice(answer.notice) if answer.notice else "")
+
+
+def cards_placeholder(text: str = "") -> str:
+    return f"<div class='djkb-cards'>{escape(text)}</div>"
+
+
+def failure(text: str) -> str:
+    """Return a failure as the escaped status line ``【失败】…``."""
+    return msg.FAILED + escape(text)
+
+
+def success(text: str) -> str:
+    return msg.OK + escape(text)
 
 
 def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
@@ -148,9 +137,9 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
     if outline is not None:
         parts.append(f"<h2>要点提纲：{escape(outline.topic)}</h2>")
         if not outline.groups:
-            parts.append("<p>知识库中没有找到与该主题相关的要求。</p>")
+            parts.append(f"<p>{msg.NO_OUTLINE}</p>")
         for g in outline.groups:
-            kind = TYPE_LABELS.get(g.doc_type, g.doc_type)
+            kind = msg.doc_type_label(g.doc_type)
             parts.append(f"<h3>《{escape(g.doc_title)}》<span class='djkb-src'>（{kind}）</span></h3><ul>")
             for p in g.points:
                 where = p.source.article or p.source.heading
@@ -163,7 +152,7 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
             opts = ""
             if item.kind == "choice":
                 opts = "<br>" + "　".join(f"{k}. {escape(o)}" for k, o in zip("ABCD", item.options))
-            parts.append(f"<li>【{KIND_LABELS[item.kind]}】{escape(item.question)}{opts}</li>")
+            parts.append(f"<li>【{msg.QUIZ_KIND_LABELS[item.kind]}】{escape(item.question)}{opts}</li>")
         parts.append("</ol><details><summary>参考答案</summary><ol>")
         for item in quiz:
             src = escape(item.source.label())
@@ -173,65 +162,29 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
     return "".join(parts)
 
 
-@dataclass(frozen=True)
-class EvalReport:
-    """The latest evaluation report: its folder, report.md as written, its metrics and its PNG charts."""
+def doc_table_rows(rows: Sequence[dict]) -> list[list]:
+    """Return the 知识库 table's cells for document rows, in the order of ``messages.DOC_HEADERS``."""
+    return [[r["doc_id"], r["title"], msg.doc_type_label(r["doc_type"]), r["chunks"], r["articles"], r["chars"],
+             r["audit"], "、".join(r["sources"]), r["ingested_at"]] for r in rows]
 
-    directory: Path
-    markdown: str
-    metrics: dict
-    charts: tuple[Path, ...]
 
-    def to_dict(self) -> dict:
-        return {"found": True, "report_dir": str(self.directory), "markdown": self.markdown, "metrics": self.metrics,
-                "charts": [p.name for p in self.charts]}
+def report_page(report: EvalReport | None, file_url: str = "gradio_api/file=") -> str:
+    """Return the 评测 tab's Markdown: report.md with chart links to the app's file route, unlinked charts appended."""
+    if report is None:
+        return msg.NO_REPORT
+    names = {p.name for p in report.charts}
+    linked: set[str] = set()
 
-    def page_markdown(self, file_url: str = "gradio_api/file=") -> str:
-        """Return report.md with its chart links pointing at the app's file route, unlinked charts appended."""
-        linked: set[str] = set()
+    def link(m: re.Match) -> str:
+        if m.group(2) in names:
+            linked.add(m.group(2))
+            return f"![{m.group(1)}]({file_url}{quote(str(report.directory / m.group(2)))})"
+        return m.group(0)
 
-        def link(m: re.Match) -> str:
-            target = self.directory / m.group(2)
-            if m.group(2) in {p.name for p in self.charts}:
-                linked.add(m.group(2))
-                return f"![{m.group(1)}]({file_url}{quote(str(target))})"
-            return m.group(0)
-
-        text = _IMAGE.sub(link, self.markdown)
-        extra = [f"![{p.stem}]({file_url}{quote(str(p))})" for p in self.charts if p.name not in linked]
-        return text.rstrip() + ("\n\n" + "\n\n".join(extra) if extra else "") + "\n"
+    text = _IMAGE.sub(link, report.markdown)
+    extra = [f"![{p.stem}]({file_url}{quote(str(p))})" for p in report.charts if p.name not in linked]
+    body = text.rstrip() + ("\n\n" + "\n\n".join(extra) if extra else "") + "\n"
+    return f"**报告目录**：`{report.directory.name}`\n\n" + body
 
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s/]+\.png)\)")
-
-
-def _complete(d: Path) -> bool:
-    return (d / "report.md").is_file() and (d / "metrics.json").is_file()
-
-
-def find_report(root: Path) -> Path | None:
-    """Return the report folder that ``root/LATEST`` names, else the newest folder with report.md and metrics.json."""
-    root = Path(root)
-    pointer = root / "LATEST"
-    if pointer.is_file():
-        name = pointer.read_text(encoding="utf-8").strip()
-        target = Path(name) if Path(name).is_absolute() else root / name
-        if name and _complete(target):
-            return target
-    found = [d for d in root.iterdir() if d.is_dir() and _complete(d)] if root.is_dir() else []
-    return max(found, key=lambda d: ((d / "metrics.json").stat().st_mtime, d.name), default=None)
-
-
-def load_report(root: Path) -> EvalReport | None:
-    """Return the latest report under ``root``, or None when there is none yet."""
-    d = find_report(root)
-    if d is None:
-        return None
-    try:
-        metrics = json.loads((d / "metrics.json").read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        metrics = {}
-    return EvalReport(d, (d / "report.md").read_text(encoding="utf-8"), metrics, tuple(sorted(d.glob("*.png"))))
-
-
-NO_REPORT = "还没有评测报告。请先运行 `djkb eval` 生成报告（写入 evals/reports/），然后点击“刷新”。"

@@ -13,6 +13,8 @@ DEFAULT_TOP_K = 10
 DEFAULT_MAX_UPLOAD_MB = 20
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+# Beside the evals package, where `djkb eval` writes and the app's 评测 tab reads (found without importing evals).
+DEFAULT_REPORTS_DIR = Path(__file__).resolve().parents[1] / "evals" / "reports"
 
 
 def _cache_dir(env: Mapping[str, str]) -> Path:
@@ -35,6 +37,7 @@ class Settings:
     llm_api_key: str | None = None
     admin_password: str | None = None
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+    reports_dir: Path = DEFAULT_REPORTS_DIR
 
     def with_(self, **overrides) -> Settings:
         """Return a copy with the given non-None overrides applied."""
@@ -61,8 +64,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         llm_api_key=get("DJKB_LLM_API_KEY"),
         admin_password=get("DJKB_ADMIN_PASSWORD"),
         max_upload_mb=int(get("DJKB_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
+        reports_dir=Path(get("DJKB_REPORTS_DIR") or DEFAULT_REPORTS_DIR),
     )
-    for key in ("kb_dir", "model_cache", "corpus", "user_dict"):
+    for key in ("kb_dir", "model_cache", "corpus", "user_dict", "reports_dir"):
         if isinstance(overrides.get(key), str):
             overrides[key] = Path(overrides[key])
     return s.with_(**overrides)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.uploads import PermissionDenied, access_policy, authorize, is_loopback, safe_filename, store_upload
-from bot.views import find_report, highlight, load_report
+from bot.reports import find_report, load_report
+from bot.views import highlight, report_page
 from fixtures import write_corpus
 from kb.base import KnowledgeBase
 from kb.config import Settings, load_settings
@@ -40,8 +41,8 @@ def serve(settings: Settings, searcher: Searcher, reports_dir: Path | None = Non
 
     from bot.app import launch
 
-    demo, url = launch(settings, "127.0.0.1", free_port(), prevent_thread_lock=True, searcher=searcher,
-                       reports_dir=reports_dir)
+    settings = settings.with_(reports_dir=reports_dir)
+    demo, url = launch(settings, "127.0.0.1", free_port(), prevent_thread_lock=True, searcher=searcher)
     downloads = tempfile.mkdtemp(prefix="djkb-downloads-")
     try:
         yield url, Client(url, verbose=False, download_files=downloads)
@@ -168,7 +169,7 @@ def test_eval_report_discovery(tmp_path):
     report = load_report(tmp_path)
     assert report.directory == old and "评测 2026-01-01" in report.markdown
     assert [p.name for p in report.charts] == ["hit_at_k.png"] and report.metrics == {"hit@5": 0.9}
-    page = report.page_markdown()
+    page = report_page(report)
     assert f"![hit@k](gradio_api/file={old}/hit_at_k.png)" in page and page.count("![") == 1
     (tmp_path / "LATEST").write_text("gone\n", encoding="utf-8")
     assert find_report(tmp_path) in (old, new) and find_report(tmp_path) != broken
@@ -441,12 +442,13 @@ def test_eval_report_is_served(tiny, tmp_path):
 @pytest.mark.corpus
 def test_an_empty_knowledge_base_says_what_to_do_then_accepts_uploads(tmp_settings, searcher, tmp_path):
     from bot.app import build_app
+    from bot.handlers import doc_choices
     from bot.service import Service
 
     empty = Searcher(KnowledgeBase.open(tmp_settings, embedder=searcher.kb.embedder))
     service = Service(tmp_settings, searcher=empty)
     build_app(tmp_settings, service=service)
-    assert service.documents() == [] and service.doc_choices() == [("全部文档", "")]
+    assert service.documents() == [] and doc_choices(service.documents()) == [("全部文档", "")]
     from kb.errors import KnowledgeBaseEmpty
 
     with pytest.raises(KnowledgeBaseEmpty, match="djkb ingest"):

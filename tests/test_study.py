@@ -5,8 +5,9 @@ import random
 
 import pytest
 
+from bot.export import to_docx, to_markdown
 from bot.study import (BLANK, doc_rank, find_blanks, make_quiz, near_duplicate, number_distractors, outline,
-                       requirement_strength, to_docx, to_markdown)
+                       requirement_strength)
 
 
 def test_number_distractors_keep_the_unit_and_the_style():

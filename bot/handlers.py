@@ -1,0 +1,167 @@
+"""The web app's event handlers: each turns component values into one engine call and its result into what to show.
+
+The engine (bot/service.py) knows nothing of Gradio; these adapters only add Gradio's ``skip`` and toasts.
+Refusals and errors of the 知识库 tab go to its status line: raising would mark every output (the table too) as
+failed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html import escape
+from pathlib import Path
+
+import gradio as gr
+
+from kb.errors import DjkbError
+from kb.schema import Answer
+
+from . import messages as msg
+from . import views
+from .reports import load_report
+from .service import Service, StudyMaterials, StudyRequest, turn_for
+
+DOC_ORDER = {"regulation": 0, "other": 1, "speech": 2}
+
+
+def doc_choices(rows: list[dict]) -> list[tuple[str, str]]:
+    """Return (label, id) pairs of the stored documents for a dropdown, regulations first, 全部文档 on top."""
+    ordered = sorted(rows, key=lambda r: (DOC_ORDER.get(r["doc_type"], 3), r["title"]))
+    return [(msg.ALL_DOCS, "")] + [(r["title"], r["doc_id"]) for r in ordered]
+
+
+def doc_table(rows: list[dict]):
+    """Return the 知识库 tab's table of documents as a DataFrame with the Chinese headers."""
+    import pandas as pd
+
+    return pd.DataFrame(views.doc_table_rows(rows), columns=list(msg.DOC_HEADERS))
+
+
+def _skip(n: int = 1) -> tuple:
+    return tuple(gr.skip() for _ in range(n))
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a DjkbError to the user (or API client) as a Gradio error with its Chinese message."""
+    try:
+        yield
+    except DjkbError as exc:
+        raise gr.Error(str(exc), print_exception=False) from exc
+
+
+def _failure(exc: DjkbError) -> str:
+    """Show ``exc`` as a warning toast and return it as an escaped status line."""
+    gr.Warning(str(exc))
+    return views.failure(str(exc))
+
+
+def _ingest_progress(progress):
+    """Return the engine's progress callback drawing Gradio's progress bar."""
+    return lambda name, i, total: progress((i, total), desc=msg.importing(name))
+
+
+class Handlers:
+    """The app's events over one Service."""
+
+    def __init__(self, service: Service):
+        self.service = service
+
+    # ---- 问答 -----------------------------------------------------------------------------------------------
+
+    def respond(self, message, chat, history, doc_type, doc) -> Iterator[tuple]:
+        """Stream the answer into the chat, then show its citation cards and remember the turn."""
+        message = (message or "").strip()
+        if not message:
+            gr.Warning(msg.EMPTY_QUESTION)
+            yield _skip(4)
+            return
+        chat = list(chat or []) + [{"role": "user", "content": escape(message)},
+                                   {"role": "assistant", "content": msg.SEARCHING}]
+        yield chat, views.cards_placeholder(msg.SEARCHING), *_skip(), ""
+        answer = None
+        try:
+            for part in self.service.stream(message, list(history or []), doc_type or "", doc or ""):
+                if isinstance(part, Answer):
+                    answer = part
+                else:
+                    chat[-1] = {"role": "assistant", "content": views.answer_message(part)}
+                    yield chat, *_skip(3)
+        except DjkbError as exc:
+            chat[-1] = {"role": "assistant", "content": _failure(exc)}
+            yield chat, views.cards_placeholder(), *_skip(2)
+            return
+        chat[-1] = {"role": "assistant", "content": views.final_message(answer)}
+        yield chat, self.cards(answer, message), list(history or []) + [turn_for(answer)], _skip()[0]
+
+    def cards(self, answer: Answer, question: str) -> str:
+        """Return the citation cards of an answer (the nearest passages on a refusal) with their contexts."""
+        shown = [c.chunk for c in answer.citations] or [h.chunk for h in answer.related]
+        words = self.service.query_words(answer.rewritten_query or question)
+        return views.answer_cards(answer, words, self.service.contexts(shown))
+
+    @staticmethod
+    def clear() -> tuple:
+        """Empty the chat, the remembered turns and the cards."""
+        return [], [], views.cards_placeholder()
+
+    # ---- 学习材料 -------------------------------------------------------------------------------------------
+
+    def study(self, topic, n, seed) -> tuple:
+        """Show the outline and quiz of a topic and keep them, so that 导出 writes what is shown."""
+        try:
+            materials = self.service.study(StudyRequest.of(topic, n, seed))
+        except DjkbError as exc:
+            return f"<p class='djkb-refused'>{_failure(exc)}</p>", _skip()[0]
+        return views.study_html(materials.outline, materials.quiz), materials
+
+    def export(self, topic, n, seed, shown: StudyMaterials | None) -> tuple[str, str]:
+        """Write the shown materials (made again when the inputs changed) as Markdown and .docx."""
+        with user_errors():
+            request = StudyRequest.of(topic, n, seed)
+            materials = shown if shown is not None and shown.request == request else self.service.study(request)
+            md, docx = self.service.export(materials)
+        return str(md), str(docx)
+
+    # ---- 知识库 ---------------------------------------------------------------------------------------------
+
+    def documents(self) -> tuple:
+        """Return the table and both document dropdowns, fresh."""
+        rows = self.service.documents()
+        choices = doc_choices(rows)
+        return doc_table(rows), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices[1:], value=None)
+
+    def upload(self, paths, password, progress=gr.Progress()) -> tuple:  # noqa: B008  (Gradio's marker)
+        """Store and ingest the chosen files; show one line per file and the JSON detail, then clear the picker."""
+        pairs = [(Path(p), Path(p).name) for p in (paths or [])]
+        try:
+            outcomes = self.service.upload(pairs, password, progress=_ingest_progress(progress))
+        except DjkbError as exc:
+            return _failure(exc), {"ok": False, "error": str(exc), "files": []}, *_skip(4)
+        lines = [(msg.OK if o.ok else msg.FAILED) + f"{o.name}：{o.message}" for o in outcomes]
+        detail = {"ok": all(o.ok for o in outcomes), "files": [o.to_dict() for o in outcomes]}
+        return "\n".join(f"- {escape(x)}" for x in lines), detail, *self.documents(), None
+
+    def delete(self, doc_id, password) -> tuple:
+        try:
+            message = self.service.delete(doc_id or "", password)
+        except DjkbError as exc:
+            return _failure(exc), *_skip(3)
+        return views.success(message), *self.documents()
+
+    def reingest(self, source, password, progress=gr.Progress()) -> tuple:  # noqa: B008  (Gradio's marker)
+        try:
+            report = self.service.reingest(source, password, progress=_ingest_progress(progress))
+        except DjkbError as exc:
+            return _failure(exc), {"ok": False, "error": str(exc)}, *_skip(3)
+        return escape(msg.ingest_summary(report)), report.to_dict(), *self.documents()
+
+    # ---- 评测 -----------------------------------------------------------------------------------------------
+
+    def eval_page(self) -> str:
+        """Return the latest evaluation report as the 评测 tab's Markdown."""
+        return views.report_page(load_report(self.service.reports_dir))
+
+    def load(self) -> tuple:
+        """Fill the page when it opens: the report, the table and the dropdowns."""
+        return self.eval_page(), *self.documents()

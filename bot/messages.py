@@ -1,0 +1,108 @@
+"""Every label and message the app and the command line show, in one place (Chinese for users)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+TITLE = "党建知识库"
+INTRO = "离线检索与问答：每个回答都附有出处，可展开原文核对。"
+EXAMPLES = ("党员领导干部的民主生活会多久开一次？", "党员可以信仰宗教吗？", "党章第十条", "预备党员的预备期是多长时间？")
+
+DOC_TYPE_LABELS = {"regulation": "党内法规", "speech": "讲话与学习材料", "other": "其他文件"}
+DOC_TYPE_CHOICES = (("全部类型", ""),) + tuple((label, t) for t, label in DOC_TYPE_LABELS.items())
+ALL_DOCS = "全部文档"
+QUIZ_KIND_LABELS = {"fill": "填空题", "choice": "选择题"}
+SOURCE_LABELS = {"uploads": "上传目录（uploads）", "corpus": "语料目录（DJKB_CORPUS）"}
+DOC_HEADERS = ("文档ID", "标题", "类型", "片段", "条", "字数", "完整性检查", "来源文件", "导入时间")
+
+OK = "【成功】"
+FAILED = "【失败】"
+SEARCHING = "正在检索…"
+NO_EVIDENCE = "知识库中没有找到相关依据"
+RELATED_TAIL = "以下段落可能相关，仅供参考，见右侧“可能相关”。"
+NO_OUTLINE = "知识库中没有找到与该主题相关的要求。"
+CARDS_PLACEHOLDER = "提问后，这里显示回答所依据的原文段落。"
+EMPTY_KB = "知识库为空。运行 `djkb ingest PATH` 导入文档。"
+NO_REPORT = "还没有评测报告。请先运行 `djkb eval` 生成报告（写入 evals/reports/），然后点击“刷新”。"
+NO_HITS = "没有找到相关段落。"
+
+EMPTY_QUESTION = "请输入问题"
+EMPTY_TOPIC = "请输入学习主题，例如“民主生活会”或“预备党员”"
+NO_FILES = "请先选择要上传的文件"
+NO_DOC_CHOSEN = "请先选择要删除的文档"
+UNKNOWN_OUTCOME = "导入结果未知，请在文档列表中核对"
+
+
+def doc_type_label(doc_type: str) -> str:
+    """Return the Chinese name of a document type (the type itself when unknown)."""
+    return DOC_TYPE_LABELS.get(doc_type, doc_type)
+
+
+def rewritten(query: str) -> str:
+    """Return the note shown above an answer whose question was rewritten from the conversation."""
+    return f"（理解为：{query}）"
+
+
+def notice(text: str) -> str:
+    return f"（提示：{text}）"
+
+
+def importing(name: str) -> str:
+    return f"正在导入 {name}"
+
+
+def unknown_doc(doc: str) -> str:
+    return f"知识库中没有文档 {doc}（在“知识库”页或 /documents 查看文档及其 ID）"
+
+
+def unknown_chunk(chunk_id: str) -> str:
+    return f"知识库中没有片段 {chunk_id}"
+
+
+def unknown_doc_type(doc_type: str, known: Sequence[str]) -> str:
+    return f"未知文档类型 {doc_type!r}（可选：{', '.join(known)}）"
+
+
+def unknown_source(source: str) -> str:
+    return f"未知的导入来源 {source!r}（可选：uploads 上传目录，corpus 语料目录）"
+
+
+def missing_folder(folder: Path, source: str) -> str:
+    why = "（还没有上传过文件）" if source == "uploads" else "（请设置 DJKB_CORPUS）"
+    return f"目录不存在：{folder}{why}"
+
+
+def upload_outcome(status: str, title: str = "", same: str = "", reason: str = "") -> str:
+    """Return the message for one uploaded file's outcome ('added', 'updated', 'unchanged', 'duplicate', 'failed')."""
+    return {
+        "added": f"已导入：《{title}》",
+        "updated": f"已更新：《{title}》",
+        "unchanged": f"内容未变（《{title}》已在知识库中）",
+        "duplicate": f"与已有文件 {same} 内容相同，只保存一份",
+        "failed": f"导入失败：{reason}",
+    }[status]
+
+
+def deleted(title: str, chunks: int, quote: bool = True) -> str:
+    name = f"《{title}》" if quote else title
+    return f"已删除：{name}（{chunks} 个片段）"
+
+
+def ingest_summary(report, detailed: bool = False) -> str:
+    """Return the Chinese summary of an IngestReport, failures listed per file.
+
+    ``detailed`` (the command line) adds the chunk and embedding figures, repairs and duplicates.
+    """
+    head = (f"新增 {len(report.added)} 篇，更新 {len(report.updated)} 篇，未变 {len(report.unchanged)} 篇，"
+            f"重复 {len(report.duplicates)} 篇，失败 {len(report.failures)} 篇；")
+    if detailed:
+        head += f"新增片段 {report.chunks_added} 个；用时 {report.seconds:.1f} 秒（嵌入 {report.embed_seconds:.1f} 秒）"
+    else:
+        head += f"用时 {report.seconds:.1f} 秒。"
+    lines = [head]
+    if detailed and report.recovered:
+        lines.append(f"已修复上次中断留下的 {report.recovered} 处不一致。")
+    if detailed:
+        lines += [f"  重复：{path} 与 {same} 内容相同，只保存一份" for path, same in report.duplicates]
+    lines += [f"- 失败：{p if detailed else Path(p).name}：{r}" for p, r in report.failures]
+    return "\n".join(lines)

@@ -316,11 +316,8 @@ def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, rege
             return
         set_path = set_path or suite.DEFAULT_SET
         if calibrate:
-            from bot.answer import DEFAULT_POLICY
-
-            scores, best = suite.calibrate(settings, set_path, limit, progress=_bar("检索"))
-            current = next((s for s in scores if s.policy == DEFAULT_POLICY), None)
-            click.echo(render.policy_table(scores, best, current))
+            current, fitted = suite.calibrate(settings, [set_path], limit, progress=_bar("检索"))
+            click.echo(render.policy_table(current, fitted))
             return
         if tune_fusion:
             from kb.retrieve import DEFAULT_FUSION

@@ -5,8 +5,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 from kb.schema import Answer, Citation, Hit
 
-from .citations import check_answer, render
+from .citations import MARKER, check_answer, render
 from .llm import ChatClient
+from .messages import NO_EVIDENCE
 
 SYSTEM_PROMPT = (
     "你是党建知识库的问答助手。只能依据用户消息中 <资料> 与 </资料> 之间的编号段落回答，不得使用其他知识。"
@@ -41,6 +42,11 @@ def verified_answer(raw: str, query: str, rewritten: str, hits: Sequence[Hit],
     passages = {n: h.chunk for n, h in enumerate(hits[:PASSAGES], 1)}
     checked = check_answer(raw, passages)
     if not any(cs.supported for cs in checked):
+        if NO_EVIDENCE in raw and not MARKER.search(raw):
+            # The model found the passages insufficient: that is an answer to keep, not a failure to paper over.
+            reason = "生成模型判断检索到的段落不足以回答这个问题。"
+            return Answer(query=query, rewritten_query=rewritten, answer=f"{NO_EVIDENCE}。{reason}", refused=True,
+                          related=tuple(hits[:3]), reason=reason)
         return fallback(query, rewritten, hits)
     used = list(dict.fromkeys(n for cs in checked for n in cs.kept))
     renumber = {old: new for new, old in enumerate(used, 1)}

@@ -32,11 +32,27 @@ def _suffix_overlap(a: str, b: str) -> int:
     return n
 
 
-def _substitute(subject: str, previous: str) -> str:
-    """Put ``subject`` in place of the word of ``previous`` it most resembles (``党员`` for ``预备党员``).
+# Tags of the words a question's subject is made of: nouns, names, abbreviations, idioms, 区别词 and adjectives.
+_SUBJECT_TAGS = ("n", "j", "l", "b", "a", "vn", "an", "nz", "nt", "ns", "nr", "eng")
+_PREDICATE_WORDS = frozenset("几 多少 多久 怎么 怎样 如何 是否 能 能否 可以 可不可以 应当 应该 要 需要 有 是 什么 哪些 哪 吗 由 在 的".split())
 
-    With no resemblance the subject replaces the first content word, which in a question is usually its topic.
-    """
+
+def subject_of(question: str) -> str | None:
+    """Return the noun phrase a question opens with (``机关党支部委员会`` in ``机关党支部委员会几年换一届``), or None."""
+    from kb.lexical import get_tokenizer
+
+    words = []
+    for word, tag in get_tokenizer().tagged(question):
+        if word in _PREDICATE_WORDS or word[0] in "几多" or not tag.startswith(_SUBJECT_TAGS) or not word.strip():
+            break
+        words.append(word)
+    subject = "".join(words)
+    return subject if len(subject) >= 2 and question.startswith(subject) and subject != question else None
+
+
+def _substitute(subject: str, previous: str) -> str:
+    """Put ``subject`` in place of the word of ``previous`` it most resembles (``严重警告`` for ``警告``), else in place
+    of the noun phrase ``previous`` opens with, so that the earlier question's predicate is kept."""
     from kb.lexical import get_tokenizer
 
     words = [w for w in get_tokenizer().words(previous) if len(w) >= 2 and w in previous]
@@ -44,6 +60,9 @@ def _substitute(subject: str, previous: str) -> str:
         return f"{subject} {previous}"
     target = max(words, key=lambda w: (_suffix_overlap(w, subject), len(w)))
     if _suffix_overlap(target, subject) == 0:
+        opening = subject_of(previous)
+        if opening:
+            return subject + previous[len(opening):]
         target = min(words, key=previous.index)
     at = previous.index(target)
     # Keep what the subject repeats from just before the target only once (违反 + 政治纪律 → 违反组织纪律).
@@ -69,7 +88,20 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         return _PRONOUN.sub(anchor, query, count=1)
     if _is_follow_up(query):
         m = _FOLLOW.match(query)
-        subject = (m.group(1) if m else query).strip()
-        if subject:
-            return _substitute(subject, last.query)
+        body = (m.group(1) if m else query).strip()
+        if not body:
+            return query
+        if not _asks(body):
+            return _substitute(body, last.query)  # 那机关党委呢？: a new subject for the earlier predicate
+        if subject_of(body) is None and (opening := subject_of(last.query)):
+            return opening + body  # 那要公示多久？: the earlier subject for a new predicate
+        return body
     return query
+
+
+_ASKS = re.compile(r"几|多少|多久|多长|怎么|怎样|如何|是否|能否|能不能|可不可以|吗|什么|哪些|哪|谁|要不要|会不会|有没有")
+
+
+def _asks(text: str) -> bool:
+    """Return whether ``text`` has a predicate of its own (a question word), not just a new subject."""
+    return bool(_ASKS.search(text))

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import DjkbError
 
-KINDS: tuple[str, ...] = ("lookup", "paraphrase", "keyword", "article", "speech", "multi", "refuse")
+KINDS: tuple[str, ...] = ("lookup", "paraphrase", "colloquial", "keyword", "article", "speech", "multi", "followup",
+                          "refuse")
 REQUIRED = ("id", "question", "kind", "doc", "article", "evidence")
-OPTIONAL = ("doc2", "article2", "evidence2")
+OPTIONAL = ("doc2", "article2", "evidence2", "history", "why", "answer")
+REFUSE_WHY = ("missing-doc", "not-stated", "edition", "off-topic")
 DEFAULT_SET = Path(__file__).with_name("datasets") / "dev.jsonl"
+log = logging.getLogger(__name__)
 
 
 class DatasetError(DjkbError):
@@ -35,6 +39,9 @@ class Question:
     question: str
     kind: str
     gold: tuple[Gold, ...] = ()
+    history: tuple[str, ...] = ()
+    why: str | None = None
+    answer: str | None = None
 
     @property
     def answerable(self) -> bool:
@@ -52,6 +59,9 @@ class Question:
         for i, g in enumerate(self.gold[:2]):
             suffix = "" if i == 0 else "2"
             row.update({f"doc{suffix}": g.doc, f"article{suffix}": g.article, f"evidence{suffix}": g.evidence})
+        if self.history:
+            row["history"] = list(self.history)
+        row.update({k: v for k, v in (("why", self.why), ("answer", self.answer)) if v})
         return row
 
 
@@ -73,7 +83,7 @@ def parse_question(row: object, where: str) -> Question:
         raise DatasetError(f"{where}：缺少字段 {', '.join(missing)}")
     unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        raise DatasetError(f"{where}：未知字段 {', '.join(unknown)}")
+        log.warning("%s：忽略未知字段 %s", where, ", ".join(unknown))
     qid = _str(row, "id", where, nullable=False)
     question = _str(row, "question", where, nullable=False)
     kind = row["kind"]
@@ -98,7 +108,13 @@ def parse_question(row: object, where: str) -> Question:
         raise DatasetError(f"{where}：kind 为 {kind} 的问题须给出 doc 与 evidence")
     if kind == "multi" and len(places) < 2:
         raise DatasetError(f"{where}：kind 为 multi 的问题须给出 doc2 与 evidence2")
-    return Question(id=qid, question=question, kind=kind, gold=tuple(places))
+    history = row.get("history") or []
+    if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
+        raise DatasetError(f"{where}：字段 history 应为非空字符串的列表，实为 {history!r}")
+    if kind == "followup" and not history:
+        raise DatasetError(f"{where}：kind 为 followup 的问题须给出 history")
+    return Question(id=qid, question=question, kind=kind, gold=tuple(places), history=tuple(history),
+                    why=_str(row, "why", where, nullable=True), answer=_str(row, "answer", where, nullable=True))
 
 
 def parse_lines(lines: Iterable[str], name: str = "<问题集>") -> list[Question]:

@@ -192,43 +192,14 @@ def compare_markdown(a: Mapping, b: Mapping, name_a: str = "A", name_b: str = "B
 
 
 def _policy(p) -> str:
-    return (f"RefusalPolicy(min_coverage={p.min_coverage}, min_dense={p.min_dense}, "
-            f"min_typed_coverage={p.min_typed_coverage})")
+    return f"Answerability(weights={p.weights}, bias={p.bias}, threshold={p.threshold})"
 
 
-def policy_table(scores: Sequence, best, current=None) -> str:
-    """Return the refusal sweep as a Markdown table (coverage rows × dense columns: recall / false refusals),
-    at the typed-coverage threshold of the best setting, then the trade-off curve over all settings."""
-    typed = (best or current or scores[0]).policy.min_typed_coverage
-    covs = sorted({s.policy.min_coverage for s in scores})
-    dens = sorted({s.policy.min_dense for s in scores})
-    by = {(s.policy.min_coverage, s.policy.min_dense): s for s in scores if s.policy.min_typed_coverage == typed}
-    rows = []
-    for c in covs:
-        row = [f"{c:.2f}"]
-        for d in dens:
-            s = by.get((c, d))
-            cell = f"{s.refusal_recall:.2f}/{s.false_refusal_rate:.2f}" if s else "–"
-            if best is not None and s is best:
-                cell = f"**{cell}**"
-            row.append(cell)
-        rows.append(row)
-    out = (f"拒答阈值扫描：单元格为 拒答召回/误拒率（行 min_coverage，列 min_dense；min_typed_coverage = {typed}）\n\n"
-           + table(["cov \\ dense"] + [f"{d:.2f}" for d in dens], rows))
-    if current is not None:
-        out += (f"\n\n当前默认 {_policy(current.policy)}："
-                f"拒答召回 {current.refusal_recall:.3f}，误拒率 {current.false_refusal_rate:.3f}")
-    from .tuning import frontier
-
-    curve = [[f"{s.policy.min_coverage:.2f}", f"{s.policy.min_dense:.2f}", f"{s.policy.min_typed_coverage:.2f}",
-              fmt(s.refusal_recall), fmt(s.false_refusal_rate)] for s in frontier(scores)]
-    out += "\n\n权衡曲线（每个误拒率下拒答召回最高的设置）\n\n" + table(
-        ["min_coverage", "min_dense", "min_typed_coverage", "拒答召回", "误拒率"], curve)
-    if best is None:
-        return out + "\n\n没有误拒率 ≤ 0.05 的设置。"
-    ok = "满足" if best.refusal_recall >= 0.9 else "未满足"
-    return (out + f"\n\n最佳（误拒率 ≤ 0.05 时拒答召回最高）：{_policy(best.policy)}，拒答召回 {best.refusal_recall:.3f}，误拒率 "
-            f"{best.false_refusal_rate:.3f}（{ok}拒答召回 ≥ 0.9 的目标）")
+def policy_table(current, fitted) -> str:
+    """Return the current and the fitted answerability models with their refusal recall and false refusals."""
+    rows = [[name, _policy(s.policy), fmt(s.refusal_recall), fmt(s.false_refusal_rate)]
+            for name, s in (("当前默认", current), ("拟合（误拒率 ≤ 0.05 时拒答召回最高）", fitted))]
+    return table(["模型", "参数", "拒答召回", "误拒率"], rows)
 
 
 def fusion_table(scores: Sequence, best, current=None, limit: int | None = None) -> str:

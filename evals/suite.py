@@ -95,16 +95,18 @@ def run_eval(settings: Settings, options: EvalOptions, progress: Progress | None
     return out_dir, metrics
 
 
-def calibrate(settings: Settings, set_path: Path = DEFAULT_SET, limit: int | None = None,
+def calibrate(settings: Settings, set_paths: Sequence[Path] = (DEFAULT_SET,), limit: int | None = None,
               progress: Progress | None = None, answerer=None):
-    """Return every refusal policy's scores on the set and the best one (see tuning.best_policy)."""
-    from .tuning import best_policy, collect_evidence, sweep_refusal
+    """Return the current answerability model's score on the sets and a model fitted on them (tuning.fit_answerability)."""
+    from bot.assess import DEFAULT_ANSWERABILITY
 
-    questions = select(load_questions(set_path), limit)
+    from .tuning import collect_evidence, fit_answerability, score_policy
+
+    questions = [q for path in set_paths for q in select(load_questions(path), limit)]
     if answerer is None:
         _, answerer = _open(settings)
-    scores = sweep_refusal(collect_evidence(answerer, questions, progress))
-    return scores, best_policy(scores)
+    rows = collect_evidence(answerer, questions, progress)
+    return score_policy(rows, DEFAULT_ANSWERABILITY), fit_answerability(rows)
 
 
 def tune_fusion(settings: Settings, set_path: Path = DEFAULT_SET, limit: int | None = None,

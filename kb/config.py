@@ -32,6 +32,7 @@ class Settings:
     chroma_url: str | None = None
     corpus: Path = Path(DEFAULT_CORPUS)
     user_dict: Path | None = None
+    terms_file: Path | None = None
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -59,6 +60,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         chroma_url=get("DJKB_CHROMA_URL"),
         corpus=Path(get("DJKB_CORPUS") or DEFAULT_CORPUS),
         user_dict=Path(p) if (p := get("DJKB_USER_DICT")) else None,
+        terms_file=Path(p) if (p := get("DJKB_TERMS")) else None,
         llm_base_url=get("DJKB_LLM_BASE_URL"),
         llm_model=get("DJKB_LLM_MODEL"),
         llm_api_key=get("DJKB_LLM_API_KEY"),
@@ -66,7 +68,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         max_upload_mb=int(get("DJKB_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
         reports_dir=Path(get("DJKB_REPORTS_DIR") or DEFAULT_REPORTS_DIR),
     )
-    for key in ("kb_dir", "model_cache", "corpus", "user_dict", "reports_dir"):
+    for key in ("kb_dir", "model_cache", "corpus", "user_dict", "terms_file", "reports_dir"):
         if isinstance(overrides.get(key), str):
             overrides[key] = Path(overrides[key])
     return s.with_(**overrides)

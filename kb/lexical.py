@@ -59,6 +59,11 @@ class Tokenizer:
         """Return the content words of a question, leaving out how it asks (多长时间, 几个, 多少钱)."""
         return self.words(_QUESTION_PHRASES.sub(" ", question))
 
+    def is_word(self, text: str) -> bool:
+        """Return whether ``text`` is a word of jieba's dictionaries."""
+        self._tk.check_initialized()
+        return self._tk.FREQ.get(text, 0) > 0
+
     def segment(self, text: str) -> list[str]:
         """Return ``text`` cut into words in jieba's precise mode (no overlaps, nothing dropped)."""
         return self._tk.lcut(text)
@@ -68,6 +73,10 @@ class Tokenizer:
         import jieba.posseg
 
         return jieba.posseg.POSTokenizer(self._tk)  # reads the dictionary's tags: build once
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """Return ``text`` cut into (word, part-of-speech tag) pairs."""
+        return [(p.word, p.flag) for p in self._tagger.cut(text)]
 
     def entities(self, text: str) -> list[str]:
         """Return the names in ``text``: places, people, organizations and foreign words by jieba's part-of-speech

@@ -9,9 +9,12 @@ from typing import Literal
 
 import numpy as np
 
-from .answertype import expected_answer
-from .grammar import ArticleRef, find_article_ref
+from .grammar import ArticleRef
+from .query import Query, QueryParser
+from .reprints import originals
+from .terms import load_terms
 from .titles import match_title
+from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .catalog import Manifest
 from .errors import DjkbError, KnowledgeBaseEmpty
@@ -24,7 +27,6 @@ Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
 RERANK_DEPTH = 20
-MAX_QUERY_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,28 @@ class ArticleLookup:
         return self.ref is not None and self.ref.names_title and not self.chunks
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What ranking needs of one query: both candidate lists, the pinned article and the priors' chunk sets."""
+
+    dense: tuple[tuple[str, float], ...]
+    lexical: tuple[tuple[str, float], ...]
+    pinned: tuple[str, ...] = ()
+    regulations: frozenset[str] = frozenset()
+    typed: frozenset[str] = frozenset()
+    named: frozenset[str] = frozenset()
+    sentence: Mapping[str, float] | None = None
+
+    @property
+    def ids(self) -> set[str]:
+        return {c for c, _ in self.dense} | {c for c, _ in self.lexical} | set(self.pinned)
+
+    def fused(self, fusion: Fusion, sentence: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
+        """Return the ids ranked by ``fusion`` (``sentence`` overrides the stored sentence coverage)."""
+        return rank_fused([c for c, _ in self.dense], [c for c, _ in self.lexical], self.regulations, fusion,
+                          self.typed, self.sentence if sentence is None else sentence, self.named)
+
+
 def fuse(rankings: Iterable[tuple[float, list[str]]], k: int) -> dict[str, float]:
     """Return weighted reciprocal-rank-fusion scores for ``(weight, ranked ids)`` lists."""
     scores: dict[str, float] = {}
@@ -131,12 +155,15 @@ def rank_fused(dense: list[str], lexical: list[str], regulations: Set[str], fusi
 
 
 def finish(ranked: list[tuple[str, float]], pinned: Sequence[str], chunks: Mapping[str, Chunk],
-           k: int) -> list[tuple[Chunk, float]]:
-    """Return the first ``k`` (chunk, score): the pinned article's chunks first, then ``ranked``, each text once."""
+           k: int, original: Mapping[str, str] | None = None) -> list[tuple[Chunk, float]]:
+    """Return the first ``k`` (chunk, score): the pinned article's chunks first, then ``ranked``, each text once,
+    a reprint shown as the regulation passage it republishes (``original``: reprint id → regulation chunk id)."""
     if pinned:
         top = ranked[0][1] if ranked else 1.0
         first = set(pinned)
         ranked = [(cid, top + 1.0) for cid in pinned] + [r for r in ranked if r[0] not in first]
+    if original:
+        ranked = [(original.get(cid, cid), score) for cid, score in ranked]
     return distinct([(chunks[cid], score) for cid, score in ranked if cid in chunks], k)
 
 
@@ -171,6 +198,7 @@ class Searcher:
         self.kb = kb
         self.fusion = fusion
         self.tokenizer = get_tokenizer(str(kb.settings.user_dict) if kb.settings.user_dict else None)
+        self.terms = load_terms(str(kb.settings.terms_file) if kb.settings.terms_file else None)
         self._generation = -1
         self._stamp: tuple[int, int] | None = (-1, -1)  # no manifest has this stamp, not even a missing one (None)
         self.refresh()
@@ -202,6 +230,12 @@ class Searcher:
         self._max_idf = max(self.idf.values(), default=1.0)
         self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
         self._doc_of = np.array([chunks[c].doc_id for c in index.chunk_ids], dtype=object)
+        self.original = originals(chunks.values(), manifest)
+        frequencies = passage_frequencies(tokens)
+        in_regulations = passage_frequencies(t for c, t in zip(chunks.values(), tokens) if c.doc_type == "regulation")
+        typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
+                                    self.tokenizer.segment)
+        self.parser = QueryParser(self.tokenizer, self.terms, typos)
         self._generation = manifest.generation
 
     def _read_chunks(self, manifest: Manifest) -> tuple[dict[str, Chunk], list[list[str]]]:
@@ -213,6 +247,15 @@ class Searcher:
                 chunks[c.chunk_id] = c
                 tokens.append(t)
         return chunks, tokens
+
+    def parse(self, query: str | Query) -> Query:
+        """Return ``query`` parsed once (a Query passes through); raises DjkbError for an empty one."""
+        if isinstance(query, Query):
+            return query
+        if not (query or "").strip():
+            raise DjkbError("查询为空，请输入问题或关键词")
+        self.refresh()
+        return self.parser.parse(query)
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[chunk_id]
@@ -239,16 +282,17 @@ class Searcher:
         return sorted((c for c in self.chunks.values() if c.doc_id == doc_id and c.article == label),
                       key=lambda c: c.char_start)
 
-    def lookup_article(self, query: str, allowed: set[str] | None = None) -> ArticleLookup:
+    def lookup_article(self, query: str | Query, allowed: set[str] | None = None) -> ArticleLookup:
         """Return what a query's article reference (``党章第十条``) resolves to, if it has one."""
-        ref = find_article_ref(query)
+        q = self.parse(query)
+        ref = q.article
         if ref is None:
             return ArticleLookup(None, (), ())
         docs = self.manifest.documents
         candidates = [d for d in docs if allowed is None or d in allowed]
         if ref.doc_hint:
             titles = {d: docs[d].title for d in candidates}
-            named = match_title(ref.doc_hint, titles) or match_title(query, titles)
+            named = match_title(ref.doc_hint, titles) or match_title(q.text, titles)
         else:
             named = candidates if allowed is not None and len(candidates) == 1 else []
         # Speeches sometimes republish a regulation: prefer the regulation itself, then the most articles; the sort
@@ -260,73 +304,75 @@ class Searcher:
                 return ArticleLookup(ref, tuple(named), tuple(found))
         return ArticleLookup(ref, tuple(named), ())
 
-    def resolve_article(self, query: str, allowed: set[str] | None) -> list[Chunk]:
-        """Return the chunks of the article a query names, or [] if it names none that exists."""
-        return list(self.lookup_article(query, allowed).chunks)
+    def allowed(self, filters: Filters | None) -> set[str] | None:
+        """Return the ids of the documents ``filters`` lets through (None: all)."""
+        self.refresh()
+        return (filters or Filters()).allowed_docs(self.manifest)
 
-    def search(self, query: str, *, k: int = 10, mode: Mode = "hybrid", filters: Filters | None = None) -> list[Hit]:
+    def search(self, query: str | Query, *, k: int = 10, mode: Mode = "hybrid",
+               filters: Filters | None = None) -> list[Hit]:
         """Return the ``k`` best hits for ``query``; raises KnowledgeBaseEmpty and DjkbError on bad input."""
         if mode not in MODES:
             raise DjkbError(f"未知检索模式 {mode!r}（可选：{', '.join(MODES)}）")
-        query = (query or "").strip()
-        if not query:
-            raise DjkbError("查询为空，请输入问题或关键词")
-        query = query[:MAX_QUERY_CHARS]
-        self.refresh()
+        q = self.parse(query)
         if not self.chunks:
             raise KnowledgeBaseEmpty(f"知识库 {self.kb.settings.kb_dir} 为空，请先运行 `djkb ingest PATH`")
-        allowed = (filters or Filters()).allowed_docs(self.manifest)
+        allowed = self.allowed(filters)
         if allowed is not None and not allowed:
             return []
-        dense, lexical = self.candidates(query, allowed, mode)
-        dense_score, lexical_score = dict(dense), dict(lexical)
+        cands = self.gather(q, allowed, mode)
         if mode == "dense":
-            ranked = dense
+            ranked = list(cands.dense)
         elif mode == "lexical":
-            ranked = lexical
+            ranked = list(cands.lexical)
         else:
-            candidates = [self.chunks[c] for c in dense_score.keys() | lexical_score.keys() if c in self.chunks]
-            regulations = {c.chunk_id for c in candidates if c.doc_type == "regulation"}
-            expected = expected_answer(query, self.tokenizer.segment(query))
-            typed = {c.chunk_id for c in candidates if expected.found_in(c.text)} if expected else set()
-            docs = set(self.regulations_named(query))
-            named = {c.chunk_id for c in candidates if c.doc_id in docs}
-            ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion, typed, None, named)
             # Only the head is re-scored, so only its sentences need reading.
-            sentence = self.sentence_coverage(query, [cid for cid, _ in ranked[:RERANK_DEPTH] if cid in self.chunks])
-            ranked = rank_fused(list(dense_score), list(lexical_score), regulations, self.fusion, typed, sentence, named)
-        pinned = [c.chunk_id for c in self.resolve_article(query, allowed)]
-        kept = finish(ranked, pinned, self.chunks, k)
+            head = [cid for cid, _ in cands.fused(self.fusion, {})[:RERANK_DEPTH]]
+            ranked = cands.fused(self.fusion, self.sentence_coverage(q, head))
+        kept = finish(ranked, cands.pinned, self.chunks, k, self.original)
+        dense_score, lexical_score = dict(cands.dense), dict(cands.lexical)
         return [Hit(chunk=c, score=score, rank=i, dense=dense_score.get(c.chunk_id), lexical=lexical_score.get(c.chunk_id))
                 for i, (c, score) in enumerate(kept, 1)]
+
+    def gather(self, q: Query, allowed: set[str] | None = None, mode: Mode = "hybrid",
+               all_sentences: bool = False) -> Candidates:
+        """Return the candidates and prior sets of ``q``: the one candidate builder of search and of tuning.
+
+        ``all_sentences`` scores every candidate's best sentence (for tuning), not just the fused head's.
+        """
+        dense = self._dense(q, allowed) if mode in ("hybrid", "dense") else []
+        lexical = self._lexical(q, allowed) if mode in ("hybrid", "lexical") else []
+        pinned = tuple(c.chunk_id for c in self.lookup_article(q, allowed).chunks)
+        ids = [c for c in dict.fromkeys([c for c, _ in dense] + [c for c, _ in lexical]) if c in self.chunks]
+        chunks = [self.chunks[c] for c in ids]
+        docs = set(self.regulations_named(q.text))
+        return Candidates(
+            dense=tuple(dense), lexical=tuple(lexical), pinned=pinned,
+            regulations=frozenset(c.chunk_id for c in chunks if c.doc_type == "regulation"),
+            typed=frozenset(c.chunk_id for c in chunks if q.expected and q.expected.found_in(c.text)),
+            named=frozenset(c.chunk_id for c in chunks if c.doc_id in docs),
+            sentence=self.sentence_coverage(q, ids) if all_sentences else None,
+        )
 
     def regulations_named(self, query: str) -> list[str]:
         """Return the ids of the regulations whose title (or a short form of it) the query contains."""
         titles = {d: e.title for d, e in self.manifest.documents.items() if e.doc_type == "regulation"}
         return match_title(query, titles)
 
-    def sentence_coverage(self, query: str, chunk_ids: Iterable[str]) -> dict[str, float]:
+    def sentence_coverage(self, q: Query, chunk_ids: Iterable[str]) -> dict[str, float]:
         """Return each chunk's best coverage of the query by one sentence (with the chunk's headings)."""
-        tokens = self.tokenizer.query(query)
         out = {}
         for cid in chunk_ids:
             c = self.chunks[cid]
-            out[cid] = max((self.coverage(tokens, f"{c.heading} {c.text[s:e]}") for s, e in split_sentences(c.text)),
+            out[cid] = max((self.coverage(q.words, f"{c.heading} {c.text[s:e]}") for s, e in split_sentences(c.text)),
                            default=0.0)
         return out
 
-    def candidates(self, query: str, allowed: set[str] | None = None,
-                   mode: Mode = "hybrid") -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        """Return the raw dense and lexical candidate lists (CANDIDATES each, best first) that ``mode`` fuses."""
-        dense = self._dense(query, allowed) if mode in ("hybrid", "dense") else []
-        lexical = self._lexical(query, allowed) if mode in ("hybrid", "lexical") else []
-        return dense, lexical
-
-    def _dense(self, query: str, allowed: set[str] | None) -> list[tuple[str, float]]:
-        vector = self.kb.embedder.embed_queries([query])[0]
+    def _dense(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
+        vector = self.kb.embedder.embed_queries([q.dense_text])[0]
         where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
         return self.kb.store.query(vector, CANDIDATES, where)
 
-    def _lexical(self, query: str, allowed: set[str] | None) -> list[tuple[str, float]]:
+    def _lexical(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
         mask = None if allowed is None else np.isin(self._doc_of, list(allowed))
-        return self.bm25.search(self.tokenizer.query(query), CANDIDATES, mask)
+        return self.bm25.search(list(q.search_words), CANDIDATES, mask)

@@ -142,6 +142,7 @@ class Answer:
     related: tuple[Hit, ...] = ()
     unsupported: tuple[str, ...] = field(default=())
     notice: str | None = None
+    reason: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -149,6 +150,7 @@ class Answer:
             "rewritten_query": self.rewritten_query or self.query,
             "answer": self.answer,
             "refused": self.refused,
+            "reason": self.reason,
             "citations": [c.to_dict() for c in self.citations],
             **({"notice": self.notice} if self.notice else {}),
             **({"unsupported": list(self.unsupported)} if self.unsupported else {}),

@@ -87,7 +87,8 @@ def test_follow_ups_are_rewritten(answerer):
     second = answerer.ask("它的第二款呢？", history=[turn])
     assert second.rewritten_query == "《中国共产党章程》第十条第二款"
     assert second.citations[0].chunk.article == "第十条"
-    assert second.answer.startswith("（一）")
+    # 党章第十条 has one 款 (the lead-in) and six 项: the answer says so instead of showing item （一） as 第二款.
+    assert "没有第二款" in second.answer and "6 项" in second.answer
     third = answerer.ask("那预备党员呢？", history=[Turn("党员有哪些权利？")])
     assert third.rewritten_query == "预备党员有哪些权利？"
     assert any("预备党员" in c.chunk.text for c in third.citations)
@@ -193,3 +194,48 @@ def test_unreachable_llm_falls_back_to_extractive(small_kb):
         answer = Answerer(small_kb, llm=ChatClient(base_url=server.base_url, model="x")).ask("党费多久收缴一次？")
     assert not answer.refused and answer.citations
     assert "HTTP 503" in answer.notice and "抽取式" in answer.notice
+
+
+@pytest.mark.corpus
+def test_follow_up_keeps_the_earlier_predicate(answerer):
+    """Only the subject is replaced: 机关党委 takes the place of 机关党支部委员会, 几年换一届 stays."""
+    answer = answerer.ask("那机关党委呢？", history=[Turn("机关党支部委员会几年换一届？")])
+    assert answer.rewritten_query == "机关党委几年换一届？"
+
+
+@pytest.mark.corpus
+def test_item_of_an_article_is_quoted(answerer):
+    answer = answerer.ask("党章第十条第三项")
+    assert not answer.refused and answer.answer.startswith("（三）")
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("question, title", [
+    ("问责条例里规定了哪些问责方式？", "中国共产党问责条例"),
+    ("《中国共产党巡视工作条例》对巡视组长有什么要求", "中国共产党巡视工作条例"),
+    ("廉洁自律准则的主要内容", "中国共产党廉洁自律准则"),
+])
+def test_a_document_the_knowledge_base_lacks_is_refused_by_title(answerer, question, title):
+    answer = answerer.ask(question)
+    assert answer.refused and f"知识库中没有《{title}》" in answer.answer and "相近的文件" in answer.answer
+
+
+@pytest.mark.corpus
+def test_typo_and_colloquial_wording_reach_the_rule(searcher):
+    """处份 is read as 处分 and 炒股 as 买卖股票: the article on trading shares is found."""
+    q = searcher.parse("炒股被发现了会受处份吗")
+    assert ("处份", "处分") in q.corrections and "买卖股票" in q.expansions
+    hits = searcher.search(q, k=5)
+    assert any("股票" in h.chunk.text for h in hits)
+
+
+@pytest.mark.corpus
+def test_a_reprint_is_cited_as_the_regulation(searcher):
+    """A study note that republishes an article is shown as the regulation's own passage."""
+    reprints = {cid for cid, original in searcher.original.items()}
+    assert len(reprints) >= 100
+    cid = next(iter(reprints))
+    reprint = searcher.chunk(cid)
+    hits = searcher.search(reprint.text[:120], k=10)
+    assert all(h.chunk.chunk_id not in reprints for h in hits)
+    assert any(h.chunk.chunk_id == searcher.original[cid] for h in hits)

@@ -1,0 +1,157 @@
+"""Whether the retrieved passages answer a question: hard reasons that no passage can meet, then one fitted score."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb.answertype import states_year
+from kb.query import Query
+from kb.retrieve import ArticleLookup, Searcher
+from kb.schema import Chunk, Hit
+from kb.sentences import split_sentences
+from kb.titles import looks_like_title
+
+FEATURES = ("dense", "coverage", "sentence", "focus", "typed", "asks_quantity")
+PASSAGES_JUDGED = 3
+SENTENCE_PASSAGES = 5
+
+
+@dataclass(frozen=True)
+class Answerability:
+    """A logistic score over the evidence features; a question is answered when the score reaches ``threshold``.
+
+    Fitted by ``djkb eval calibrate`` (evals/tuning.py) on the dev sets, threshold chosen for false refusals ≤ 0.05.
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+
+    def score(self, features: Sequence[float]) -> float:
+        z = self.bias + sum(w * f for w, f in zip(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+# Fitted on evals/datasets/dev.jsonl + evals/datasets/cadre-dev.jsonl (`djkb eval calibrate`); see evals/README.md.
+DEFAULT_ANSWERABILITY = Answerability(weights=(12.0, 2.0, 2.0, 2.0, 1.5, -0.5), bias=-12.6, threshold=0.5)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The features of the evidence for a query, the fitted score, and a reason no passage can answer (``unmet``)."""
+
+    features: tuple[float, ...] = (0.0,) * len(FEATURES)
+    pinned: bool = False
+    unmet: str | None = None
+    partial: bool = False
+
+    @property
+    def dense(self) -> float:
+        return self.features[0]
+
+    def sufficient(self, model: Answerability) -> bool:
+        if self.unmet:
+            return False
+        return self.pinned or model.score(self.features) >= model.threshold
+
+    def to_dict(self, model: Answerability) -> dict:
+        return {"score": round(model.score(self.features), 4), "pinned": self.pinned, "unmet": self.unmet,
+                **{name: round(value, 4) for name, value in zip(FEATURES, self.features)}}
+
+
+def focus_words(searcher: Searcher, q: Query, n: int = 2) -> list[str]:
+    """Return the question's ``n`` rarest words that the texts use: what an answer sentence must be about."""
+    known = [w for w in dict.fromkeys(q.words) if len(w) >= 2 and w in searcher.idf]
+    return sorted(known, key=lambda w: -searcher.token_weight(w))[:n]
+
+
+def missing_document(searcher: Searcher, q: Query) -> str | None:
+    """Return why a question about a document the knowledge base lacks cannot be answered, or None."""
+    titles = [e.title for e in searcher.manifest.documents.values()]
+    missing: list[str] = []
+    for doc in q.known:
+        if not any(name in title for name in doc.names for title in titles):
+            missing.append(doc.title)
+    for name in q.titles:
+        if not any(name in t or t in name for t in titles) and looks_like_title(name) and name not in missing \
+                and not any(name in doc.names for doc in q.known):
+            missing.append(name)
+    present = [doc for doc in q.known if doc.title not in missing]
+    if not missing or present:
+        return None
+    near = nearest_documents(searcher, missing[0])
+    hint = f"知识库中相近的文件：{'、'.join(f'《{t}》' for t in near)}。" if near else ""
+    return f"知识库中没有{'、'.join(f'《{m}》' for m in missing)}。{hint}"
+
+
+def nearest_documents(searcher: Searcher, title: str, n: int = 3) -> list[str]:
+    """Return the titles of the stored regulations that share the most characters with ``title``."""
+    entries = [e for e in searcher.manifest.documents.values() if e.doc_type == "regulation"]
+    core = set(title) - set("中国共产党中华人民共和国")
+    scored = sorted(entries, key=lambda e: (-len(core & set(e.title)), len(e.title)))
+    return [e.title for e in scored[:n]]
+
+
+def missing_article(searcher: Searcher, lookup: ArticleLookup) -> str:
+    """Return why a named article cannot be quoted: no such document, or no such article."""
+    if not lookup.docs:
+        return f"知识库中没有《{lookup.ref.doc_hint.strip('《》')}》。"
+    entry = searcher.manifest.documents[lookup.docs[0]]
+    return f"《{entry.title}》中没有{lookup.ref.label}（共 {entry.articles} 条）。"
+
+
+def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLookup) -> str | None:
+    """Return a reason no passage can answer ``q`` whatever the scores, or None."""
+    if q.nonsense:
+        return "无法识别这个问题，请用文字描述要查询的内容。"
+    if lookup.names_missing_article:
+        return missing_article(searcher, lookup)
+    if lookup.chunks:
+        return None
+    missing = missing_document(searcher, q)
+    if missing:
+        return missing
+    unknown = [e for e in q.entities if not searcher.mentions(e)]
+    if unknown:
+        return "知识库中没有提到" + "、".join(f"“{e}”" for e in unknown) + "。"
+    top = [h.chunk for h in hits[:PASSAGES_JUDGED]]
+    if q.years and not any(all(states_year(f"{c.embedding_text()} {c.date or ''}", y) for y in q.years) for c in top):
+        return f"知识库中没有{'、'.join(q.years)}年的相关内容。"
+    if q.expected is not None:
+        focus = focus_words(searcher, q)
+        if not any(q.expected.found_in(s) and (not focus or any(w in f"{c.heading} {s}".lower() for w in focus))
+                   for c, s in _sentences(hits)):
+            return f"检索到的段落没有给出具体的{q.expected.label}。"
+    return None
+
+
+def _sentences(hits: Sequence[Hit]) -> list[tuple[Chunk, str]]:
+    return [(h.chunk, h.chunk.text[s:e]) for h in hits[:SENTENCE_PASSAGES] for s, e in split_sentences(h.chunk.text)]
+
+
+def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, ...]:
+    """Return the evidence features (FEATURES) of ``hits`` for ``q``."""
+    words = q.search_words
+    dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
+    coverage = max((searcher.coverage(words, h.chunk.embedding_text()) for h in hits[:PASSAGES_JUDGED]), default=0.0)
+    sentences = _sentences(hits)
+    sentence = max((searcher.coverage(words, f"{c.heading} {s}") for c, s in sentences), default=0.0)
+    focus = focus_words(searcher, q)
+    focus_cover = max((sum(w in s.lower() for w in focus) / len(focus) for _, s in sentences), default=0.0) if focus else 1.0
+    typed = sentence
+    if q.expected is not None:
+        stating = [f"{c.heading} {s}" for c, s in sentences if q.expected.found_in(s)]
+        # The quantity must stand next to what the question is about, not anywhere in the passage.
+        typed = max((searcher.coverage(words, s) * (1.0 if not focus or any(w in s for w in focus) else 0.3)
+                     for s in stating), default=0.0)
+    return (dense, coverage, sentence, focus_cover, typed, float(q.expected is not None))
+
+
+def assess(searcher: Searcher, q: Query, hits: Sequence[Hit], allowed: set[str] | None = None) -> Evidence:
+    """Return the evidence for answering ``q`` from ``hits`` (``allowed``: the documents the filters let through)."""
+    if not hits:
+        return Evidence(unmet="无法识别这个问题，请用文字描述要查询的内容。" if q.nonsense else None)
+    lookup = searcher.lookup_article(q, allowed)
+    pinned = bool(lookup.chunks) and hits[0].chunk.article is not None
+    return Evidence(features(searcher, q, hits), pinned, _unmet(searcher, q, hits, lookup))

@@ -1,0 +1,138 @@
+"""Extractive answers: the sentences that answer, best first, each followed by ``[n]``; an article's 款 and 项 quoted."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb.grammar import DIVISION_HEAD, int_to_cn, item_number
+from kb.query import Query
+from kb.retrieve import Searcher
+from kb.schema import Chunk, Hit
+from kb.sentences import split_sentences
+
+# Chosen on evals/datasets/dev.jsonl + cadre-dev.jsonl (citations holding the gold evidence, articles cited correctly).
+MAX_SENTENCES = 3
+PASSAGES_CONSIDERED = 5
+KEEP_RATIO = 0.5
+PASSAGE_PRIOR = 0.5
+TYPED_BONUS = 0.2
+MIN_SENTENCE_CHARS = 6
+MAX_QUOTE_CHARS = 400
+_LEAD_IN_ENDS = ("：", ":")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a retrieved passage, as shown (with its list stem, if it is a list item) and scored."""
+
+    score: float
+    rank: int
+    start: int
+    text: str
+
+
+def _with_stem(text: str, spans: list[tuple[int, int]], i: int) -> str | None:
+    """Return sentence ``i`` as it can be shown: a list item gets its stem; a bare lead-in (``…：``) is not shown."""
+    s, e = spans[i]
+    sentence = text[s:e]
+    if sentence.endswith(_LEAD_IN_ENDS):
+        return None
+    if item_number(sentence) is None:
+        return sentence
+    for j in range(i - 1, -1, -1):
+        stem = text[spans[j][0]:spans[j][1]]
+        if stem.endswith(_LEAD_IN_ENDS):
+            return stem + sentence
+        if item_number(stem) is None:
+            break
+    return None  # an item whose stem is in another passage says nothing on its own
+
+
+def candidates(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> list[Candidate]:
+    """Return the showable sentences of the first passages with their scores."""
+    out = []
+    top = hits[0].score or 1.0
+    words = q.search_words
+    for rank, hit in enumerate(hits[:PASSAGES_CONSIDERED]):
+        text = hit.chunk.text
+        spans = split_sentences(text)
+        for i, (s, _) in enumerate(spans):
+            shown = _with_stem(text, spans, i)
+            if shown is None or len(shown) < MIN_SENTENCE_CHARS or DIVISION_HEAD.match(shown):
+                continue
+            # The passage's retrieval score, relative to the best one, keeps close runners-up in play.
+            score = searcher.coverage(words, shown) + PASSAGE_PRIOR * hit.score / top
+            if q.expected is not None and q.expected.found_in(shown):
+                score += TYPED_BONUS
+            out.append(Candidate(score, rank, s, shown))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def choose(ranked: list[Candidate]) -> list[Candidate]:
+    """Return up to MAX_SENTENCES: the best sentence first, then each other strong passage's best, then any strong."""
+    floor = KEEP_RATIO * ranked[0].score
+    chosen = [ranked[0]]
+    best_of: dict[int, Candidate] = {}
+    for cand in ranked:
+        best_of.setdefault(cand.rank, cand)
+    chosen += [c for r, c in sorted(best_of.items()) if c is not ranked[0] and c.score >= floor][:MAX_SENTENCES - 1]
+    for cand in ranked:
+        if len(chosen) >= MAX_SENTENCES or cand.score < floor:
+            break
+        if all(cand.text != c.text for c in chosen):
+            chosen.append(cand)
+    return chosen
+
+
+def compose(searcher: Searcher, q: Query, hits: Sequence[Hit], quote_article: bool = False) -> tuple[str, list[Chunk]]:
+    """Return an answer text of the sentences that answer, best first, each followed by ``[n]``, and the cited chunks.
+
+    With ``quote_article`` (the query named the article at rank 1) the article itself, or its 款 or 项, is quoted.
+    """
+    if quote_article:
+        return quote(q, [h.chunk for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id
+                         and h.chunk.article == hits[0].chunk.article])
+    ranked = candidates(searcher, q, hits)
+    if not ranked:
+        return hits[0].chunk.text[:300] + "[1]", [hits[0].chunk]
+    chosen = choose(ranked)
+    order: list[int] = []
+    for c in chosen:
+        if c.rank not in order:
+            order.append(c.rank)
+    text = "".join(f"{c.text}[{order.index(c.rank) + 1}]" for c in chosen)
+    return text, [hits[r].chunk for r in order]
+
+
+def paragraphs(chunks: Sequence[Chunk]) -> list[tuple[Chunk, str]]:
+    """Return an article's 款 (paragraphs, without headings), in order, with the chunk each lies in."""
+    return [(c, line.strip()) for c in chunks for line in c.text.split("\n")
+            if line.strip() and not DIVISION_HEAD.match(line)]
+
+
+def quote(q: Query, chunks: list[Chunk]) -> tuple[str, list[Chunk]]:
+    """Return the article ``chunks`` quoted, or the 款/项 the query asks for, or what the article has instead."""
+    ref = q.article
+    clause, item = (ref.clause, ref.item) if ref else (None, None)
+    if clause or item:
+        paras = paragraphs(chunks)
+        items = [(c, p) for c, p in paras if item_number(p) is not None]
+        plain = [(c, p) for c, p in paras if item_number(p) is None]
+        if item and 0 < item <= len(items) and not clause:
+            return f"{items[item - 1][1]}[1]", [items[item - 1][0]]
+        if clause and 0 < clause <= len(plain) and len(plain) > 1:
+            return f"{plain[clause - 1][1]}[1]", [plain[clause - 1][0]]
+        label = chunks[0].article or ""
+        asked = f"第{int_to_cn(clause)}款" if clause else f"第{int_to_cn(item)}项"
+        shape = f"只有 {len(plain)} 款" + (f"、{len(items)} 项" if items else "")
+        body, cited = _whole(chunks)
+        return f"{label}{shape}，没有{asked}。全文如下：{body}", cited
+    return _whole(chunks)
+
+
+def _whole(chunks: list[Chunk]) -> tuple[str, list[Chunk]]:
+    parts = []
+    for n, c in enumerate(chunks, 1):
+        body = c.text if len(c.text) <= MAX_QUOTE_CHARS else c.text[:MAX_QUOTE_CHARS].rstrip() + "……"
+        parts.append(f"{body}[{n}]")
+    return "\n".join(parts), chunks

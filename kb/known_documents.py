@@ -1,0 +1,55 @@
+"""The central party regulations and state laws of this field, by title and short name, whether or not they are stored."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from .titles import title_aliases
+
+KNOWN_DOCUMENTS = Path(__file__).with_name("data") / "known_documents.tsv"
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    """A document of the field: its official title, kind (党内法规, 法律 …) and the short names people use."""
+
+    title: str
+    kind: str
+    names: tuple[str, ...]
+
+    def named_in(self, text: str) -> int:
+        """Return the length of the longest of this document's names that ``text`` contains (0 if none)."""
+        return max((len(n) for n in self.names if n in text), default=0)
+
+
+def _parse(line: str) -> KnownDocument | None:
+    parts = line.rstrip("\n").split("\t")
+    if len(parts) != 3 or line.startswith("#"):
+        return None
+    title, kind, short = parts
+    names = {title, *title_aliases(title), *(s.strip() for s in short.split(",") if s.strip())}
+    return KnownDocument(title, kind, tuple(sorted(names, key=len, reverse=True)))
+
+
+@functools.lru_cache(maxsize=1)
+def known_documents() -> tuple[KnownDocument, ...]:
+    """Return the shipped list (kb/data/known_documents.tsv)."""
+    rows = KNOWN_DOCUMENTS.read_text(encoding="utf-8").splitlines()
+    return tuple(d for d in map(_parse, rows) if d is not None)
+
+
+def documents_named(text: str) -> list[KnownDocument]:
+    """Return the known documents ``text`` names, longest name first; a name inside a longer one found counts once."""
+    found = sorted(((d.named_in(text), d) for d in known_documents()), key=lambda x: -x[0])
+    out: list[KnownDocument] = []
+    spans: list[str] = []
+    for length, doc in found:
+        if not length:
+            break
+        name = next(n for n in doc.names if len(n) == length and n in text)
+        if any(name in s for s in spans):
+            continue  # 监察法 inside 监察法实施条例
+        spans.append(name)
+        out.append(doc)
+    return out

@@ -1,0 +1,81 @@
+"""One parsed question, built once and passed through retrieval, assessment, composition and study."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .answertype import Expected, expected_answer, years_named
+from .grammar import ArticleRef, bracketed_titles, find_article_ref
+from .known_documents import KnownDocument, documents_named
+from .lexical import Tokenizer
+from .terms import TermMap
+from .typos import TypoCorrector
+
+MAX_QUERY_CHARS = 500
+"""Longer questions are refused: the cost of a search grows with the question, and no real question is this long."""
+_CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
+# Full-width letters and digits (１２条, ＡＢ) are read as ASCII; Chinese punctuation stays as the user wrote it.
+_WIDE = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
+
+
+def is_nonsense(text: str) -> bool:
+    """Return whether a text is mostly symbols: fewer than two letters, digits or characters, or more symbols."""
+    chars = re.sub(r"\s", "", text)
+    content = len(_CONTENT.findall(chars))
+    return content < 2 or len(chars) - content > content
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as every stage needs it: corrected text, words, expansions and what it names or asks for."""
+
+    raw: str
+    text: str
+    words: tuple[str, ...]
+    expansions: tuple[str, ...] = ()
+    expansion_words: tuple[str, ...] = ()
+    corrections: tuple[tuple[str, str], ...] = ()
+    expected: Expected | None = None
+    article: ArticleRef | None = None
+    years: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    titles: tuple[str, ...] = ()
+    known: tuple[KnownDocument, ...] = ()
+    nonsense: bool = False
+
+    @property
+    def search_words(self) -> tuple[str, ...]:
+        """Return the words BM25 searches for: the question's own, then the official terms it implies."""
+        return self.words + self.expansion_words
+
+    @property
+    def dense_text(self) -> str:
+        """Return the text embedded for dense search: the question with the official terms it implies."""
+        return " ".join((self.text, *self.expansions)) if self.expansions else self.text
+
+
+@dataclass(frozen=True)
+class QueryParser:
+    """Builds Query objects with one tokenizer, term map and typo corrector."""
+
+    tokenizer: Tokenizer
+    terms: TermMap
+    typos: TypoCorrector | None = None
+
+    def parse(self, raw: str) -> Query:
+        """Return the parsed form of a question (NFKC; typos corrected; colloquial terms expanded)."""
+        text = _WIDE.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), (raw or "").strip())[:MAX_QUERY_CHARS]
+        corrections = tuple(self.typos.corrections(text)) if self.typos else ()
+        for typo, word in corrections:
+            text = text.replace(typo, word)
+        segments = self.tokenizer.segment(text)
+        expansions = self.terms.expand(text, segments)
+        words = tuple(self.tokenizer.query(text))
+        extra = tuple(dict.fromkeys(w for term in expansions for w in self.tokenizer.query(term) if w not in words))
+        return Query(
+            raw=raw, text=text, words=words, expansions=expansions, expansion_words=extra, corrections=corrections,
+            expected=expected_answer(text, segments), article=find_article_ref(text),
+            years=years_named(text), entities=tuple(self.tokenizer.entities(text)),
+            titles=tuple(bracketed_titles(text)), known=tuple(documents_named(text)), nonsense=is_nonsense(text),
+        )

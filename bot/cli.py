@@ -336,6 +336,36 @@ def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, rege
     click.echo(f"\n未通过 {len(metrics['misses'])} 项；报告：{out_dir / 'report.md'}")
 
 
+@cli.command("eval-study")
+@click.option("--topics", "topics_path", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="主题集 JSONL（默认 evals/datasets/topics.jsonl）")
+@click.option("--half", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
+              help="dev＝奇数编号（调参用），test＝偶数编号")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@click.pass_context
+def eval_study(ctx: click.Context, topics_path: Path | None, half: str, as_json: bool) -> None:
+    """评测学习材料：提纲对必备条文的召回率、转载引用数和练习题有效率。Evaluate study materials."""
+    from evals import study
+
+    settings = _settings(ctx)
+    try:
+        topics = study.load_topics(topics_path or study.DEFAULT_TOPICS)
+        from kb.retrieve import Searcher
+
+        results, summary = study.run(Searcher(_open_kb(settings)), topics, half=half, progress=_bar("学习材料"))
+    except (DjkbError, ValueError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(_dump({"summary": summary, "topics": [r.to_dict() for r in results]}))
+        return
+    for r in results:
+        click.echo(f"{r.id} {r.topic}：召回 {r.covered}/{r.must}，要点 {r.points}，有效题 {r.valid}/{r.items}"
+                   + (f"，缺：{'、'.join(r.missed)}" if r.missed else ""))
+    for name, s in summary.items():
+        click.echo(f"[{name}] 主题 {s['topics']}，召回率 {s['recall']:.3f}，转载引用 {s['reprint_points']}，"
+                   f"有效题 {s['valid_share']:.3f}（{s['items']} 道），未说明的缺题 {s['unexplained_shortfalls']}")
+
+
 def main() -> None:
     cli(prog_name="djkb")
 

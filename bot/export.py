@@ -1,6 +1,8 @@
-"""Writing study materials (an outline and a quiz) as Markdown or a Word document, answer key at the end."""
+"""Study materials as Markdown, a Word handout (title page, outline, questions, page break, answer key) and an
+.xlsx question bank in the column layout exam and 学习 platforms import."""
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -8,26 +10,60 @@ from typing import TYPE_CHECKING
 from .messages import NO_OUTLINE, QUIZ_KIND_LABELS, doc_type_label
 
 if TYPE_CHECKING:
-    from .study import QuizItem, StudyOutline
+    from .outline import StudyOutline
+    from .quiz import QuizItem
 
+from .quiz import KIND_LABELS
+
+<<<<<<< HEAD
+=======
+TYPE_LABELS = {"regulation": "党内法规", "other": "文件", "speech": "讲话与学习材料"}
+AUTHOR = "党建知识库（djkb）"
+BANK_COLUMNS = ("题型", "题干", "选项A", "选项B", "选项C", "选项D", "答案", "解析", "出处")
+
+
+def _title(outline: StudyOutline | None) -> str:
+    return f"学习材料：{outline.topic}" if outline and outline.topic else "学习材料"
+
+
+def sources_of(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> list[str]:
+    """Return the cited documents' titles, outline order first."""
+    titles = [g.doc_title for g in outline.groups] if outline else []
+    return list(dict.fromkeys(titles + [i.source.doc_title for i in quiz]))
+
+>>>>>>> study
 
 def _options_line(item: QuizItem) -> str:
     return "　".join(f"{letter}. {opt}" for letter, opt in zip("ABCD", item.options))
 
 
-def answer_text(item: QuizItem) -> str:
-    """Return the answer as the key prints it: ``B. 一年`` for a choice, the term for a blank."""
-    return f"{item.answer_letter}. {item.answer}" if item.kind == "choice" else item.answer
+def explanation(item: QuizItem) -> str:
+    """Return the key's explanation: the source and its verbatim (true) sentence."""
+    return f"依据{item.source.label()}：“{item.sentence}”"
 
 
-def to_markdown(outline: StudyOutline | None, quiz: Sequence[QuizItem] = ()) -> str:
+def outline_lines(outline: StudyOutline) -> list[tuple[int, str]]:
+    """Return (level, text) lines of the outline: 2 document, 3 chapter, 0 point."""
+    out: list[tuple[int, str]] = []
+    for g in outline.groups:
+        out.append((2, f"《{g.doc_title}》（{TYPE_LABELS.get(g.doc_type, g.doc_type)}）"))
+        stages = g.stages()
+        for chapter, points in stages:
+            if chapter and len(stages) > 1:
+                out.append((3, chapter))
+            out += [(0, ("★ " if p.pinned else "") + p.text + (f"（{p.source.where}）" if p.source.where else ""))
+                    for p in points]
+    return out
+
+
+def to_markdown(outline: StudyOutline | None, quiz: Sequence[QuizItem] = (), shortfall: str = "") -> str:
     """Return the outline, the questions and the answer key as Markdown."""
-    lines: list[str] = []
-    topic = outline.topic if outline else ""
-    lines.append(f"# 学习材料：{topic}" if topic else "# 学习材料")
+    lines = [f"# {_title(outline)}", "", f"日期：{dt.date.today().isoformat()}　来源：" + "；".join(
+        f"《{t}》" for t in sources_of(outline, quiz))]
     if outline is not None:
         lines += ["", "## 一、要点提纲", ""]
         if not outline.groups:
+<<<<<<< HEAD
             lines.append(f"（{NO_OUTLINE}）")
         for g in outline.groups:
             lines += [f"### 《{g.doc_title}》（{doc_type_label(g.doc_type)}）", ""]
@@ -35,23 +71,31 @@ def to_markdown(outline: StudyOutline | None, quiz: Sequence[QuizItem] = ()) -> 
                 where = p.source.article or p.source.heading
                 lines.append(f"- {p.text}" + (f"（{where}）" if where else ""))
             lines.append("")
+=======
+            lines.append("（知识库中没有找到与该主题相关的要求。）")
+        for level, text in outline_lines(outline):
+            lines += [f"{'#' * (level + 1)} {text}", ""] if level else [f"- {text}"]
+>>>>>>> study
     if quiz:
-        lines += ["## 二、练习题", ""]
+        lines += ["", "## 二、练习题", ""] + ([f"> {shortfall}", ""] if shortfall else [])
         for n, item in enumerate(quiz, 1):
+<<<<<<< HEAD
             lines.append(f"{n}. 【{QUIZ_KIND_LABELS[item.kind]}】{item.question}")
             if item.kind == "choice":
+=======
+            lines.append(f"{n}. 【{KIND_LABELS[item.kind]}】{item.question}")
+            if item.options:
+>>>>>>> study
                 lines.append(f"   {_options_line(item)}")
-            lines.append("")
-        lines += ["## 三、参考答案", ""]
-        for n, item in enumerate(quiz, 1):
-            lines.append(f"{n}. {answer_text(item)}　——出处：{item.source.label()}：“{item.sentence}”")
-        lines.append("")
+        lines += ["", "## 三、参考答案", ""]
+        lines += [f"{n}. {item.key()}　——{explanation(item)}" for n, item in enumerate(quiz, 1)]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def to_docx(outline: StudyOutline | None, quiz: Sequence[QuizItem], path: Path) -> Path:
-    """Write the outline, the questions and the answer key to a .docx file at ``path`` and return the path."""
+def to_docx(outline: StudyOutline | None, quiz: Sequence[QuizItem], path: Path, shortfall: str = "") -> Path:
+    """Write a Word handout to ``path``: title page, outline, questions, page break, answer key."""
     from docx import Document
+    from docx.enum.text import WD_BREAK
     from docx.oxml.ns import qn
 
     doc = Document()
@@ -59,27 +103,73 @@ def to_docx(outline: StudyOutline | None, quiz: Sequence[QuizItem], path: Path) 
     style.font.name = "SimSun"
     # Word picks East Asian glyphs from the eastAsia font slot, not from font.name.
     style.element.rPr.rFonts.set(qn("w:eastAsia"), "宋体")
-    topic = outline.topic if outline else ""
-    doc.add_heading(f"学习材料：{topic}" if topic else "学习材料", level=0)
+    doc.core_properties.title, doc.core_properties.author = _title(outline), AUTHOR
+    doc.core_properties.last_modified_by = AUTHOR
+    doc.add_heading(_title(outline), level=0)
+    doc.add_paragraph(f"日期：{dt.date.today().isoformat()}")
+    doc.add_paragraph("来源：" + "；".join(f"《{t}》" for t in sources_of(outline, quiz)))
+    doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     if outline is not None:
         doc.add_heading("一、要点提纲", level=1)
         if not outline.groups:
+<<<<<<< HEAD
             doc.add_paragraph(f"（{NO_OUTLINE}）")
         for g in outline.groups:
             doc.add_heading(f"《{g.doc_title}》（{doc_type_label(g.doc_type)}）", level=2)
             for p in g.points:
                 where = p.source.article or p.source.heading
                 doc.add_paragraph(p.text + (f"（{where}）" if where else ""), style="List Bullet")
+=======
+            doc.add_paragraph("（知识库中没有找到与该主题相关的要求。）")
+        for level, text in outline_lines(outline):
+            doc.add_heading(text, level=level) if level else doc.add_paragraph(text, style="List Bullet")
+>>>>>>> study
     if quiz:
         doc.add_heading("二、练习题", level=1)
+        if shortfall:
+            doc.add_paragraph(shortfall)
         for n, item in enumerate(quiz, 1):
+<<<<<<< HEAD
             doc.add_paragraph(f"{n}. 【{QUIZ_KIND_LABELS[item.kind]}】{item.question}")
             if item.kind == "choice":
+=======
+            doc.add_paragraph(f"{n}. 【{KIND_LABELS[item.kind]}】{item.question}")
+            if item.options:
+>>>>>>> study
                 doc.add_paragraph(_options_line(item))
+        doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         doc.add_heading("三、参考答案", level=1)
         for n, item in enumerate(quiz, 1):
-            doc.add_paragraph(f"{n}. {answer_text(item)}　——出处：{item.source.label()}：“{item.sentence}”")
+            doc.add_paragraph(f"{n}. {item.key()}　——{explanation(item)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
+    return path
+
+
+def bank_rows(quiz: Sequence[QuizItem]) -> list[tuple[str, ...]]:
+    """Return the question bank's rows under BANK_COLUMNS (判断 answers 正确/错误; 多选 letters like ACD)."""
+    rows = []
+    for item in quiz:
+        options = list(item.options) + [""] * (4 - len(item.options))
+        answer = item.answer_letter if item.kind in ("single", "multi") else item.answer
+        rows.append((KIND_LABELS[item.kind], item.question, *options[:4], answer, explanation(item),
+                     item.source.label()))
+    return rows
+
+
+def to_xlsx(quiz: Sequence[QuizItem], path: Path, title: str = "题库") -> Path:
+    """Write the question bank to an .xlsx file at ``path`` and return the path."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "题库"
+    ws.append(BANK_COLUMNS)
+    for row in bank_rows(quiz):
+        ws.append(row)
+    wb.properties.title, wb.properties.creator = title, AUTHOR
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(str(path))
     return path

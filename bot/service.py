@@ -233,6 +233,7 @@ class Service:
 
         return outline(self.searcher, StudyRequest.of(topic).topic, filters=self.filters(doc_type, doc))
 
+<<<<<<< HEAD
     def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "") -> list[QuizItem]:
         """Return up to ``n`` (1–30) QuizItems on ``topic``; raises DjkbError for an empty topic or a bad filter."""
         from .study import make_quiz
@@ -255,6 +256,31 @@ class Service:
         md = folder / f"{stem}.md"
         md.write_text(to_markdown(materials.outline, materials.quiz), encoding="utf-8")
         return md, to_docx(materials.outline, materials.quiz, folder / f"{stem}.docx")
+=======
+    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "", outline_=None):
+        """Return up to ``n`` (1–30) QuizItems on ``topic``; raises DjkbError for an empty topic or a bad filter."""
+        from .study import make_quiz
+
+        return make_quiz(self.searcher, self._topic(topic), n=max(1, min(int(n), 30)), seed=int(seed),
+                         filters=self.filters(doc_type, doc), outline_=outline_)
+
+    def study(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
+        """Return (outline, quiz) for ``topic``, the quiz drawn from the outline; raises DjkbError for bad input."""
+        result = self.outline(topic, doc_type, doc)
+        return result, self.quiz(topic, n, seed, doc_type, doc, outline_=result)
+
+    def export(self, outline, quiz) -> tuple[Path, Path, Path]:
+        """Write the study materials as Markdown, .docx and an .xlsx question bank into a fresh folder."""
+        from .export import to_docx, to_markdown, to_xlsx
+
+        folder = Path(tempfile.mkdtemp(prefix="study-", dir=self.export_dir))
+        stem = safe_filename(f"学习材料-{outline.topic}") if outline else "学习材料"
+        shortfall = getattr(quiz, "shortfall", "")
+        md = folder / f"{stem}.md"
+        md.write_text(to_markdown(outline, quiz, shortfall), encoding="utf-8")
+        return (md, to_docx(outline, quiz, folder / f"{stem}.docx", shortfall),
+                to_xlsx(quiz, folder / f"{stem.replace('学习材料', '题库', 1)}.xlsx", f"题库：{outline.topic}" if outline else "题库"))
+>>>>>>> study
 
     # ---- changing the knowledge base -----------------------------------------------------------------------
 

@@ -1,9 +1,8 @@
-"""Study materials for trainers: an outline of the requirements on a topic and a quiz drawn from the articles.
-
-Every point and every quiz sentence is a verbatim slice of a stored chunk, so a trainer can cite it as is.
-"""
+"""Study materials for trainers, in one place: the outline (bot.outline), the quiz (bot.quiz), its validity check
+(bot.quizcheck) and the exports (bot.export)."""
 from __future__ import annotations
 
+<<<<<<< HEAD
 import math
 import random
 import re
@@ -471,3 +470,16 @@ def make_quiz(searcher: Searcher, topic: str, *, n: int = 10, seed: int = 0, fil
         answers[blank.answer] = answers.get(blank.answer, 0) + 1
         per_article[where] = per_article.get(where, 0) + 1
     return items
+=======
+from .blanks import BLANK, find_blanks, sentence_problem
+from .distractors import TruthCheck, number_distractors
+from .export import to_docx, to_markdown, to_xlsx
+from .outline import OutlineGroup, Point, StudyOutline, edit_outline, outline, requirement_strength
+from .quiz import KIND_LABELS, KINDS, Quiz, QuizItem, make_quiz
+from .quizcheck import check_item, valid_share
+from .sources import Source, doc_rank
+
+__all__ = ["BLANK", "KINDS", "KIND_LABELS", "OutlineGroup", "Point", "Quiz", "QuizItem", "Source", "StudyOutline",
+           "TruthCheck", "check_item", "doc_rank", "edit_outline", "find_blanks", "make_quiz", "number_distractors",
+           "outline", "requirement_strength", "sentence_problem", "to_docx", "to_markdown", "to_xlsx", "valid_share"]
+>>>>>>> study

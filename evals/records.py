@@ -64,7 +64,7 @@ class Record:
 def record_key(q: Question, mode: str, generation: str, k: int) -> str:
     """Return the cache key: question id and text, mode, knowledge-base generation, k and the gold places."""
     gold = [[g.doc, g.article, g.evidence] for g in q.gold]
-    raw = json.dumps([CACHE_VERSION, q.id, q.question, mode, generation, k, gold], ensure_ascii=False)
+    raw = json.dumps([CACHE_VERSION, q.id, q.question, list(q.history), mode, generation, k, gold], ensure_ascii=False)
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:20]
 
 

@@ -65,8 +65,21 @@ def _timed(fn, *args):
     return result, (time.perf_counter() - start) * 1000
 
 
+def _turns(q: Question) -> list:
+    from bot.rewrite import Turn
+
+    return [Turn(h) for h in q.history]
+
+
+def standalone(q: Question) -> str:
+    """Return the question as retrieval sees it: a follow-up rewritten from its conversation."""
+    from bot.rewrite import rewrite
+
+    return rewrite(q.question, _turns(q)) if q.history else q.question
+
+
 def _answer_record(answerer, q: Question, key: str, generation: str, titles) -> Record:
-    answer, ms = _timed(answerer.ask, q.question)
+    answer, ms = _timed(answerer.ask, q.question, _turns(q))
     return Record(key=key, qid=q.id, mode=ANSWER_MODE, generation=generation, latency_ms=round(ms, 2),
                   hits=tuple(Passage.from_chunk(h.chunk) for h in answer.related),
                   gold_titles=titles, refused=answer.refused, answer=answer.answer,
@@ -101,7 +114,7 @@ def run(questions: Sequence[Question], retrievers: Sequence[Retriever], *, cache
             if retriever is None:
                 rec = _answer_record(answerer, q, key, generation, titles)
             else:
-                hits, ms = _timed(retriever.search, q.question, k)
+                hits, ms = _timed(retriever.search, standalone(q), k)
                 rec = Record(key=key, qid=q.id, mode=mode, generation=generation, latency_ms=round(ms, 2),
                              hits=tuple(hits), gold_titles=titles)
             append_records(cache, [rec])

@@ -254,9 +254,12 @@ def test_outline_quiz_and_export(corpus_app):
     assert result["groups"] and result["groups"][0]["doc_type"] == "regulation"
     assert all(p["text"] for g in result["groups"] for p in g["points"])
     items = corpus_app.predict("预备党员", 6, 3, api_name="/quiz")
-    assert len(items) == 6 and all(i["question"].replace("＿＿＿＿", i["answer"]) == i["sentence"] for i in items)
+    assert len(items) == 6 and {i["kind"] for i in items} == {"single", "multi", "judge", "fill"}
+    assert all(i["question"].replace("＿＿＿＿", i["answer"]) == i["sentence"] for i in items
+               if i["kind"] in ("single", "fill"))
     assert corpus_app.predict("预备党员", 6, 3, api_name="/quiz") == items
-    md, docx = corpus_app.predict("预备党员", 6, 3, api_name="/export")
+    md, docx, xlsx = corpus_app.predict("预备党员", 6, 3, api_name="/export")
+    assert Path(xlsx).suffix == ".xlsx"
     text = Path(md).read_text(encoding="utf-8")
     assert Path(md).name == "学习材料-预备党员.md" and "参考答案" in text
     assert all(i["question"] in text for i in items)

@@ -1,30 +1,36 @@
-"""Study materials: verbatim outlines grouped by document, unambiguous quizzes, Markdown and Word export."""
+"""Study materials: article outlines citing regulations (not reprints), quizzes whose items pass the validity check,
+and exports opened with python-docx and openpyxl."""
 from __future__ import annotations
 
 import random
 
 import pytest
 
+<<<<<<< HEAD
 from bot.export import to_docx, to_markdown
 from bot.study import (BLANK, doc_rank, find_blanks, make_quiz, near_duplicate, number_distractors, outline,
                        requirement_strength)
+=======
+from bot.study import (BLANK, KINDS, TruthCheck, check_item, doc_rank, edit_outline, make_quiz, number_distractors,
+                       outline, requirement_strength, sentence_problem, to_docx, to_markdown, to_xlsx)
+from bot.sources import ReprintIndex, rank_of
+>>>>>>> study
 
 
 def test_number_distractors_keep_the_unit_and_the_style():
     rng = random.Random(0)
     months = number_distractors("三个月", rng)
-    assert len(months) == 3 and len(set(months)) == 3 and "三个月" not in months
+    assert len(months) >= 3 and len(set(months)) == len(months) and "三个月" not in months
     assert all(d.endswith("个月") for d in months)
-    years = number_distractors("一年", rng)
-    assert "两年" in years and all(d.endswith("年") for d in years)
+    assert "两年" in number_distractors("一年", rng)
     assert all(d.endswith("次") and d[:-1].isdigit() for d in number_distractors("1次", rng))
-    fractions = number_distractors("半数", rng)
-    assert len(fractions) == 3 and "半数" not in fractions and all("分之" in f or "半数" in f for f in fractions)
 
 
-def test_near_duplicates_ignore_article_labels_and_punctuation():
-    assert near_duplicate("第七条 预备党员的预备期为一年。", "预备党员的预备期为一年")
-    assert not near_duplicate("预备党员的预备期为一年。", "党员的党龄，从预备期满转为正式党员之日算起。")
+def test_boilerplate_and_dangling_sentences_make_no_question():
+    assert sentence_problem("根据《中国共产党章程》和有关党内法规，制定本细则。") == "套话"
+    assert sentence_problem("本条例自发布之日起施行。") == "套话"
+    assert sentence_problem("对此，要高质量开好民主生活会。") == "承上启下"
+    assert sentence_problem("预备党员的预备期为一年。") is None
 
 
 def test_requirement_strength():
@@ -33,109 +39,112 @@ def test_requirement_strength():
     assert requirement_strength("中国共产党是中国工人阶级的先锋队") == 0.0
 
 
-@pytest.mark.corpus
-def test_blanks_are_never_ambiguous(searcher):
-    sentence = "预备党员的预备期为一年，预备期满应当及时讨论。"
-    blanks = find_blanks(searcher, sentence, "预备党员", [], random.Random(0))
-    answers = [b.answer for b in blanks]
-    assert "一年" in answers and "预备期" not in answers
-    assert all(sentence.count(a) == 1 for a in answers)
+@pytest.fixture(scope="module")
+def membership(searcher):
+    return outline(searcher, "发展党员")
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("topic", ["民主生活会", "预备党员"])
-def test_outline_points_are_verbatim_and_grouped_by_document(searcher, topic):
-    result = outline(searcher, topic)
-    assert result.groups, topic
-    doc_ids = [g.doc_id for g in result.groups]
-    assert len(doc_ids) == len(set(doc_ids)), "one group per document"
-    ranks = [doc_rank(g.doc_type, g.doc_title) for g in result.groups]
-    assert ranks == sorted(ranks), "regulations first, then reprints and other documents, then speeches"
-    assert result.groups[0].doc_type == "regulation" and ranks[0] == 0
-    for g in result.groups:
-        assert 0 < len(g.points) <= (6 if g.doc_type == "regulation" else 4)
-        text = searcher.kb.catalog.read_doc(g.doc_id)[0].text
-        for p in g.points:
-            chunk = searcher.chunk(p.source.chunk_id)
-            assert p.source.doc_id == g.doc_id == chunk.doc_id
-            assert p.text in chunk.text, (p.text, chunk.text)
-            assert p.text in text
-            # Any sentence of a regulation's article is a rule; elsewhere the wording must state a duty.
-            assert requirement_strength(p.text) > 0 or doc_rank(g.doc_type, g.doc_title) == 0
-    assert any(topic in p.text for p in result.points)
-    points = result.points
-    for i, a in enumerate(points):
-        assert not any(near_duplicate(a.text, b.text) for b in points[i + 1:]), a.text
+def test_outline_cites_regulations_not_reprints(searcher, membership):
+    index = ReprintIndex.build(searcher.chunks.values())
+    assert membership.groups[0].doc_title.startswith("中国共产党发展党员工作细则")
+    ranks = [doc_rank(g.doc_type, g.doc_title) for g in membership.groups]
+    assert ranks == sorted(ranks)
+    for p in membership.points:
+        chunk = searcher.chunk(p.source.chunk_id)
+        assert p.text in chunk.text and p.source.where
+        assert rank_of(chunk) == 0 or index.original(chunk) in (None, chunk.chunk_id), "cited through a reprint"
 
 
 @pytest.mark.corpus
-def test_outline_on_democratic_life_meetings_cites_the_party_constitution(searcher):
-    result = outline(searcher, "民主生活会")
-    cited = {(p.source.doc_title, p.source.article) for p in result.points}
-    assert ("中国共产党章程", "第八条") in cited, cited
+def test_procedural_outline_reads_in_stage_order(searcher, membership):
+    group = membership.groups[0]
+    chapters = [name for name, _ in group.stages()]
+    assert len(chapters) >= 3 and len(chapters) == len(set(chapters))
+    starts = [searcher.chunk(p.source.chunk_id).char_start for p in group.points]
+    assert starts == sorted(starts)
+    at = [next(i for i, c in enumerate(chapters) if word in c) for word in ("积极分子", "发展对象", "转正")]
+    assert at == sorted(at), chapters
+
+
+@pytest.mark.corpus
+def test_pin_and_remove_points(searcher, membership):
+    first, last = membership.points[0], membership.points[-1]
+    edited = edit_outline(searcher, membership, pinned={last.key}, removed={first.key})
+    assert first.key not in {p.key for p in edited.points}
+    assert next(p for p in edited.points if p.key == last.key).pinned
+    again = outline(searcher, "发展党员", removed={first.key}, max_points=1, pinned={last.key})
+    assert last.key in {p.key for p in again.points} and first.key not in {p.key for p in again.points}
 
 
 @pytest.fixture(scope="module")
-def quiz(searcher):
-    return make_quiz(searcher, "预备党员", n=10, seed=0)
+def quiz(searcher, membership):
+    return make_quiz(searcher, "发展党员", n=10, seed=0, outline_=membership)
 
 
 @pytest.mark.corpus
-def test_quiz_answers_fill_the_blank_to_a_verbatim_sentence(searcher, quiz):
-    assert len(quiz) >= 8
-    assert {item.kind for item in quiz} == {"fill", "choice"}
-    assert any(item.blank_kind == "number" for item in quiz)
+def test_quiz_items_are_valid_and_mix_the_kinds(searcher, quiz):
+    assert len(quiz) == 10 and not quiz.shortfall
+    assert {i.kind for i in quiz} == set(KINDS)
+    truth = TruthCheck.of(searcher)
     for item in quiz:
-        assert item.question.count(BLANK) == 1
-        assert item.question.replace(BLANK, item.answer) == item.sentence
-        assert item.sentence.count(item.answer) == 1
-        chunk = searcher.chunk(item.source.chunk_id)
-        assert item.sentence in chunk.text
-        assert item.sentence in searcher.kb.catalog.read_doc(item.source.doc_id)[0].text
-        if item.kind == "choice":
-            assert len(item.options) == 4 and len(set(item.options)) == 4
-            assert item.options.count(item.answer) == 1
-            assert item.options[item.answer_index] == item.answer
-        else:
-            assert item.options == () and item.answer_index is None
+        assert check_item(searcher, item, "发展党员", truth) == [], item
+        assert item.sentence in searcher.chunk(item.source.chunk_id).text
+        if item.kind == "judge" and item.answer == "错误":
+            assert item.question != item.sentence and not truth.stated(item.question)
+        if item.kind in ("single", "fill"):
+            assert "发展党员" not in item.answer and item.question.replace(BLANK, item.answer) == item.sentence
 
 
 @pytest.mark.corpus
-def test_quiz_is_deterministic_for_a_seed(searcher, quiz):
-    assert make_quiz(searcher, "预备党员", n=10, seed=0) == quiz
-    other = make_quiz(searcher, "预备党员", n=10, seed=7)
-    assert [i.to_dict() for i in other] != [i.to_dict() for i in quiz]
+def test_checker_rejects_two_right_options_and_boilerplate(searcher, quiz):
+    from dataclasses import replace
+
+    item = next(i for i in quiz if i.kind == "single")
+    opts = list(item.options)
+    wrong = next(n for n, o in enumerate(opts) if o != item.answer)
+    opts[wrong] = item.answer  # a second option that also fills the sentence
+    assert check_item(searcher, replace(item, options=tuple(opts)), "发展党员")
+    assert check_item(searcher, replace(item, answer=opts[(wrong + 1) % 4] if opts[(wrong + 1) % 4] != item.answer
+                                        else opts[(wrong + 2) % 4]), "发展党员")
+    assert check_item(searcher, replace(item, sentence="根据《中国共产党章程》，制定本细则。"), "发展党员")
 
 
 @pytest.mark.corpus
-def test_quiz_prefers_regulations(quiz):
-    assert sum(item.source.doc_type == "regulation" for item in quiz) >= len(quiz) // 2
+def test_shortfall_is_explained(searcher):
+    result = make_quiz(searcher, "发展党员", n=30, kinds=("multi",))
+    assert len(result) < 30 and f"只生成了 {len(result)} 道题（要求 30 道）" in result.shortfall
+    assert "多选题少" in result.shortfall
 
 
 @pytest.mark.corpus
-def test_markdown_and_docx_export_contain_every_item(searcher, quiz, tmp_path):
+def test_docx_xlsx_and_markdown_exports(membership, quiz, tmp_path):
     from docx import Document
+    from openpyxl import load_workbook
 
-    result = outline(searcher, "预备党员")
-    md = to_markdown(result, quiz)
-    assert md.startswith("# 学习材料：预备党员")
+    md = to_markdown(membership, quiz)
     assert md.index("要点提纲") < md.index("练习题") < md.index("参考答案")
-    for item in quiz:
-        assert item.question in md and item.sentence in md
-    for p in result.points:
-        assert p.text in md
-
-    path = to_docx(result, quiz, tmp_path / "学习材料.docx")
-    paragraphs = [p.text for p in Document(str(path)).paragraphs]
-    text = "\n".join(paragraphs)
-    key_at = paragraphs.index("三、参考答案")
-    assert paragraphs[0] == "学习材料：预备党员"
+    doc = Document(str(to_docx(membership, quiz, tmp_path / "学习材料.docx")))
+    assert doc.core_properties.title == "学习材料：发展党员"
+    assert doc.core_properties.author and "docx" not in doc.core_properties.author
+    paragraphs = doc.paragraphs
+    texts = [p.text for p in paragraphs]
+    assert texts[0] == "学习材料：发展党员" and texts[1].startswith("日期：")
+    assert "中国共产党发展党员工作细则" in texts[2]
+    key_at = texts.index("三、参考答案")
+    breaks = [i for i, p in enumerate(paragraphs) if 'w:br w:type="page"' in p._p.xml]
+    assert breaks[0] < texts.index("一、要点提纲") and any(texts.index("二、练习题") < b < key_at for b in breaks)
     for n, item in enumerate(quiz, 1):
-        assert any(item.question in p for p in paragraphs[:key_at])
-        answer_line = next(p for p in paragraphs[key_at:] if p.startswith(f"{n}. "))
-        assert item.answer in answer_line and item.source.doc_title in answer_line
-    for p in result.points:
-        assert p.text in text
+        assert any(item.question in t for t in texts[:key_at])
+        line = next(t for t in texts[key_at:] if t.startswith(f"{n}. "))
+        assert item.key() in line and item.source.doc_title in line and item.sentence in line
+    wb = load_workbook(to_xlsx(quiz, tmp_path / "题库.xlsx", "题库：发展党员"))
+    rows = list(wb.active.iter_rows(values_only=True))
+    assert rows[0] == ("题型", "题干", "选项A", "选项B", "选项C", "选项D", "答案", "解析", "出处")
+    assert len(rows) == 11 and wb.properties.creator and "openpyxl" not in wb.properties.creator
+    for row, item in zip(rows[1:], quiz):
+        assert row[1] == item.question and item.source.label() == row[8] and item.sentence in row[7]
+        assert row[6] == (item.answer_letter if item.options else item.answer)
 
 
 def test_export_of_empty_materials(tmp_path):

@@ -1,0 +1,230 @@
+"""The outline of a topic: the articles that govern it, ranked by how directly they regulate it, grouped by document
+and, inside a document, by chapter (the stages of a procedure such as 发展党员, in the document's own order).
+
+Every point is a verbatim slice of a regulation's chunk; a reprint found by the search is cited through the
+regulation it reprints (``ReprintIndex``).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+
+from kb.grammar import ARTICLE_HEAD, DIVISION_LINE
+from kb.lexical import STOPWORDS
+from kb.retrieve import Filters, Searcher
+from kb.schema import Chunk
+from kb.sentences import split_sentences
+
+from .sources import ReprintIndex, Source, doc_rank, rank_of
+
+# Tuned on the dev half (odd ids) of evals/datasets/topics.jsonl.
+SEARCH_K = 30
+RRF_K = 10
+WEIGHTS = {"rrf": 1.0, "heading": 0.6, "subject": 0.5, "coverage": 0.8, "strength": 0.3}
+RANK_BONUS = (0.5, 0.0, -0.2, -0.4)
+MAX_POINTS = 24
+POINTS_PER_DOC = (16, 2, 2, 2)
+MAX_OTHER_GROUPS = 2
+REL_FLOOR = 0.45
+POINT_CHARS = 240
+
+_STRONG = re.compile(r"应当|必须|不得|严禁|禁止|不准|不允许|不能|至少|不少于|不超过|不低于|每[年月季周届半]|"
+                     r"每[一二三四五六七八九十两\d]+[年个月周天]|按期|定期|一般|原则上|须经|方可|给予|处分")
+# 要 as in 要坚持, not as in 重要, 主要, 要求.
+_WEAK = re.compile(r"(?<![重主需纲摘概只紧首显扼必])要(?![求点素件闻务员害领旨])|须|务必")
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One article (or section) that governs the topic, as a verbatim slice of its chunk."""
+
+    text: str
+    source: Source
+    score: float
+    pinned: bool = False
+
+    @property
+    def key(self) -> str:
+        """Return the id a trainer uses to pin or remove the point (its chunk id)."""
+        return self.source.chunk_id
+
+
+@dataclass(frozen=True)
+class OutlineGroup:
+    """The points taken from one document, in the document's order."""
+
+    doc_id: str
+    doc_title: str
+    doc_type: str
+    points: tuple[Point, ...]
+
+    def stages(self) -> tuple[tuple[str, tuple[Point, ...]], ...]:
+        """Return the points by chapter (``第三章 发展对象的确定和考察``), chapters in document order."""
+        out: list[tuple[str, list[Point]]] = []
+        for p in self.points:
+            if out and out[-1][0] == p.source.chapter:
+                out[-1][1].append(p)
+            else:
+                out.append((p.source.chapter, [p]))
+        return tuple((name, tuple(ps)) for name, ps in out)
+
+
+@dataclass(frozen=True)
+class StudyOutline:
+    """Key requirements on a topic, grouped by document, regulations first."""
+
+    topic: str
+    groups: tuple[OutlineGroup, ...]
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        return tuple(p for g in self.groups for p in g.points)
+
+    def to_dict(self) -> dict:
+        return {"topic": self.topic, "groups": [{
+            "doc_id": g.doc_id, "doc_title": g.doc_title, "doc_type": g.doc_type,
+            "points": [{"text": p.text, "article": p.source.article, "heading": p.source.heading,
+                        "chapter": p.source.chapter, "chunk_id": p.source.chunk_id, "pinned": p.pinned}
+                       for p in g.points]} for g in self.groups]}
+
+
+def requirement_strength(sentence: str) -> float:
+    """Return 1 for a sentence stating a duty or limit (应当, 必须, 不得, 每年…), 0.5 for a weak one (要), else 0."""
+    if _STRONG.search(sentence):
+        return 1.0
+    return 0.5 if _WEAK.search(sentence) else 0.0
+
+
+def topic_tokens(searcher: Searcher, topic: str) -> list[str]:
+    """Return the topic's content words, whole words only (民主生活会 is not matched by 生活会)."""
+    words = [w for w in searcher.tokenizer.query(topic) if w not in STOPWORDS and len(w) >= 2]
+    return [w for w in dict.fromkeys(words) if not any(w != o and w in o for o in words)]
+
+
+def point_text(chunk: Chunk) -> str:
+    """Return the article's body without its heading lines and label, cut after a sentence near POINT_CHARS."""
+    text = chunk.text
+    head = ARTICLE_HEAD.search(text)
+    start = head.end() if head else 0
+    if not head:
+        lines = text.split("\n")
+        while len(lines) > 1 and (DIVISION_LINE.match(lines[0]) or len(lines[0]) <= 20 and "。" not in lines[0]):
+            start += len(lines.pop(0)) + 1
+    while start < len(text) and text[start] in " \t\u3000\n":
+        start += 1
+    end = start
+    for s, e in split_sentences(text[start:]):
+        if e > POINT_CHARS and end > start:
+            break
+        end = start + e
+    return text[start:end].rstrip("\n ") or text.strip()
+
+
+def _queries(topic: str) -> list[str]:
+    parts = topic.split()
+    return [topic] + (parts if len(parts) > 1 else [])
+
+
+def _fused(searcher: Searcher, topic: str, filters: Filters, index: ReprintIndex) -> dict[str, float]:
+    """Return chunk id → reciprocal-rank score, reprints credited to the regulation they reprint."""
+    allowed = filters.allowed_docs(searcher.manifest)
+    official = tuple(sorted(d for d, e in searcher.manifest.documents.items()
+                            if doc_rank(e.doc_type, e.title) == 0 and (allowed is None or d in allowed)))
+    scores: dict[str, float] = {}
+    for query in _queries(topic):
+        runs = [searcher.search(query, k=SEARCH_K, filters=filters)]
+        if official:
+            runs.append(searcher.search(query, k=SEARCH_K, filters=Filters(doc_ids=official)))
+        for hits in runs:
+            for rank, hit in enumerate(hits, 1):
+                target = index.original(hit.chunk) or hit.chunk.chunk_id
+                scores[target] = scores.get(target, 0.0) + 1.0 / (RRF_K + rank)
+    return scores
+
+
+def _share(tokens: Sequence[str], text: str) -> float:
+    return sum(t in text for t in tokens) / len(tokens) if tokens else 0.0
+
+
+def article_score(searcher: Searcher, chunk: Chunk, tokens: Sequence[str], rrf: float) -> float:
+    """Return how directly ``chunk`` regulates the topic: retrieval, heading path, subject, wording, source rank."""
+    body = point_text(chunk)
+    features = {
+        "rrf": rrf,
+        "heading": _share(tokens, " ".join(chunk.heading_path) + chunk.doc_title),
+        "subject": _share(tokens, body[:30]),
+        "coverage": searcher.coverage(tokens, chunk.text) if tokens else 0.0,
+        "strength": requirement_strength(body),
+    }
+    return sum(WEIGHTS[k] * v for k, v in features.items()) + RANK_BONUS[rank_of(chunk)]
+
+
+def _ranked(searcher: Searcher, topic: str, filters: Filters) -> list[tuple[Chunk, float]]:
+    index = ReprintIndex.build(searcher.chunks.values())
+    fused = _fused(searcher, topic, filters, index)
+    best = max(fused.values(), default=1.0)
+    tokens = topic_tokens(searcher, topic)
+    scored: dict[tuple[str, str], tuple[Chunk, float]] = {}
+    for chunk_id, rrf in fused.items():
+        chunk = searcher.chunk(chunk_id)
+        if not chunk.heading_path and not chunk.article:
+            continue  # a document's title block, not a rule
+        score = article_score(searcher, chunk, tokens, rrf / best)
+        where = (chunk.doc_id, chunk.article or chunk.chunk_id)
+        if where not in scored or scored[where][1] < score:
+            scored[where] = (chunk, score)
+    return sorted(scored.values(), key=lambda cs: (-cs[1], cs[0].chunk_id))
+
+
+def _select(ranked: Sequence[tuple[Chunk, float]], max_points: int,
+            pinned: Collection[str], removed: Collection[str]) -> list[Point]:
+    top = ranked[0][1] if ranked else 0.0
+    points: list[Point] = []
+    per_doc: dict[str, int] = {}
+    others: set[str] = set()
+    for chunk, score in ranked:
+        if chunk.chunk_id in removed:
+            continue
+        pin = chunk.chunk_id in pinned
+        rank = rank_of(chunk)
+        if not pin:
+            if score < REL_FLOOR * top or len(points) >= max_points or per_doc.get(chunk.doc_id, 0) >= POINTS_PER_DOC[rank]:
+                continue
+            if rank and chunk.doc_id not in others and len(others) >= MAX_OTHER_GROUPS:
+                continue
+        if rank:
+            others.add(chunk.doc_id)
+        per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+        points.append(Point(point_text(chunk), Source.of(chunk), round(score, 4), pin))
+    return points
+
+
+def group_points(searcher: Searcher, topic: str, points: Sequence[Point]) -> StudyOutline:
+    """Group ``points`` by document (regulations first, best first) and order each group as its document reads."""
+    per: dict[str, list[Point]] = {}
+    for p in points:
+        per.setdefault(p.source.doc_id, []).append(p)
+    groups = []
+    for doc_id, ps in per.items():
+        ps.sort(key=lambda p: searcher.chunk(p.source.chunk_id).char_start)
+        first = ps[0].source
+        groups.append(OutlineGroup(doc_id, first.doc_title, first.doc_type, tuple(ps)))
+    groups.sort(key=lambda g: (doc_rank(g.doc_type, g.doc_title), -max(p.score for p in g.points), g.doc_title))
+    return StudyOutline(topic.strip(), tuple(groups))
+
+
+def outline(searcher: Searcher, topic: str, *, filters: Filters | None = None, max_points: int = MAX_POINTS,
+            pinned: Collection[str] = (), removed: Collection[str] = ()) -> StudyOutline:
+    """Return the articles that govern ``topic``; ``pinned`` chunk ids are always kept, ``removed`` ones never."""
+    ranked = _ranked(searcher, topic, filters or Filters())
+    points = _select(ranked, max_points, set(pinned), set(removed))
+    return group_points(searcher, topic, points)
+
+
+def edit_outline(searcher: Searcher, result: StudyOutline, *, pinned: Collection[str] = (),
+                 removed: Collection[str] = ()) -> StudyOutline:
+    """Return ``result`` with the ``removed`` points dropped and the ``pinned`` ones marked (kept by a trainer)."""
+    points = [replace(p, pinned=p.pinned or p.key in pinned) for p in result.points if p.key not in removed]
+    return group_points(searcher, result.topic, points)

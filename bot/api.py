@@ -41,7 +41,7 @@ class Api:
         return self.service.outline(topic, doc_type, doc).to_dict()
 
     def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "") -> list[dict]:
-        """Return quiz items (fill-in and multiple choice) on a topic, with answers and sources."""
+        """Return quiz items (单选, 多选, 判断, 填空) on a topic, with answers and sources."""
         return [item.to_dict() for item in self.service.quiz(topic, n, seed, doc_type, doc)]
 
     def documents(self) -> list[dict]:

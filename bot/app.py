@@ -45,6 +45,7 @@ class StudyTab:
     view: gr.HTML
     md_file: gr.File
     docx_file: gr.File
+    xlsx_file: gr.File
     shown: gr.State
 
 
@@ -91,7 +92,7 @@ def _qa_tab(choices: list[tuple[str, str]]) -> QaTab:
 
 def _study_tab() -> StudyTab:
     with gr.Tab("学习材料", id="study"):
-        gr.Markdown("输入学习主题，生成要点提纲（逐字摘自原文，注明出处）和练习题（填空题、选择题，附答案）。")
+        gr.Markdown(msg.STUDY_INTRO)
         with gr.Row():
             topic = gr.Textbox(label="学习主题", placeholder="例如：民主生活会、预备党员、党费", scale=3,
                                elem_id="djkb-topic")
@@ -99,12 +100,13 @@ def _study_tab() -> StudyTab:
             seed = gr.Number(0, precision=0, label="随机种子（换一组题）")
         with gr.Row():
             make = gr.Button("生成学习材料", variant="primary", elem_id="djkb-study")
-            export = gr.Button("导出 Markdown 和 Word", elem_id="djkb-export")
+            export = gr.Button("导出 Markdown、Word 和题库", elem_id="djkb-export")
         view = gr.HTML(elem_id="djkb-study-view")
         with gr.Row():
             md_file = gr.File(label="Markdown 文件", interactive=False, height=90, elem_id="djkb-md-file")
             docx_file = gr.File(label="Word 文件（.docx）", interactive=False, height=90, elem_id="djkb-docx-file")
-    return StudyTab(topic, n_items, seed, make, export, view, md_file, docx_file, gr.State(None))
+            xlsx_file = gr.File(label="题库（.xlsx）", interactive=False, height=90, elem_id="djkb-xlsx-file")
+    return StudyTab(topic, n_items, seed, make, export, view, md_file, docx_file, xlsx_file, gr.State(None))
 
 
 def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
@@ -155,8 +157,8 @@ def _wire_qa(h: Handlers, qa: QaTab) -> None:
 def _wire_study(h: Handlers, st: StudyTab) -> None:
     gr.on([st.make.click, st.topic.submit], h.study, inputs=[st.topic, st.n_items, st.seed],
           outputs=[st.view, st.shown], api_name="study")
-    st.export.click(h.export, inputs=[st.topic, st.n_items, st.seed, st.shown], outputs=[st.md_file, st.docx_file],
-                    api_name="export")
+    st.export.click(h.export, inputs=[st.topic, st.n_items, st.seed, st.shown],
+                    outputs=[st.md_file, st.docx_file, st.xlsx_file], api_name="export")
 
 
 def _wire_kb(h: Handlers, kb: KbTab, qa: QaTab) -> None:
@@ -193,7 +195,6 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
     ``host`` decides the write policy (read-only on a non-loopback bind without a password); ``searcher``
     reuses an opened knowledge base. Raises DjkbError if the knowledge base cannot be opened.
     """
-<<<<<<< HEAD
     service = service or Service(settings, host=host, searcher=searcher)
     handlers = Handlers(service)
     rows = service.documents()
@@ -209,198 +210,6 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
         _wire_kb(handlers, kb, qa)
         ev.refresh.click(handlers.eval_page, outputs=[ev.page], api_visibility="private")
         demo.load(handlers.load, outputs=[ev.page, kb.table, qa.doc, kb.del_doc], api_visibility="private")
-=======
-    import gradio as gr
-
-    service = service or Service(settings, host=host, searcher=searcher, reports_dir=reports_dir)
-    access = service.access
-    from ingest.readers import SUPPORTED_SUFFIXES
-
-    def doc_updates():
-        choices = service.doc_choices()
-        return gr.Dropdown(choices=choices), gr.Dropdown(choices=choices[1:], value=None)
-
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {TITLE}\n离线检索与问答：每个回答都附有出处，可展开原文核对。")
-        turns = gr.State([])
-        study_state = gr.State(None)
-
-        # ---------------------------------------------------------------- 问答
-        with gr.Tab("问答", id="qa"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="对话", height=480, elem_id="djkb-chat", buttons=["copy"],
-                                         placeholder="请在下方输入问题，或点击示例问题。")
-                    with gr.Row():
-                        question = gr.Textbox(show_label=False, placeholder="请输入问题，例如：预备党员的预备期是多长时间？",
-                                              scale=5, elem_id="djkb-question", max_lines=4)
-                        ask_btn = gr.Button("提问", variant="primary", scale=1, elem_id="djkb-ask")
-                    gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="示例问题")
-                    with gr.Row():
-                        doc_type_box = gr.Dropdown(list(DOC_TYPE_CHOICES), value="", label="文档类型",
-                                                   elem_id="djkb-doc-type")
-                        doc_box = gr.Dropdown(service.doc_choices(), value="", label="限定文档", filterable=True,
-                                              elem_id="djkb-doc", scale=2)
-                        clear_btn = gr.Button("清空对话", size="sm")
-                with gr.Column(scale=2):
-                    gr.Markdown("### 引用依据")
-                    cards = gr.HTML("<div class='djkb-cards'>提问后，这里显示回答所依据的原文段落。</div>",
-                                    elem_id="djkb-cards")
-
-        def respond(message, chat, history, doc_type, doc):
-            message = (message or "").strip()
-            if not message:
-                gr.Warning("请输入问题")
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
-                return
-            chat = list(chat or []) + [{"role": "user", "content": escape(message)},
-                                       {"role": "assistant", "content": "正在检索…"}]
-            yield chat, "<div class='djkb-cards'>正在检索…</div>", gr.skip(), ""
-            answer = None
-            try:
-                for part in service.stream(message, list(history or []), doc_type or "", doc or ""):
-                    if isinstance(part, Answer):
-                        answer = part
-                    else:
-                        chat[-1] = {"role": "assistant", "content": views.answer_message(part)}
-                        yield chat, gr.skip(), gr.skip(), gr.skip()
-            except DjkbError as exc:
-                chat[-1] = {"role": "assistant", "content": _failure(exc)}
-                yield chat, "<div class='djkb-cards'></div>", gr.skip(), gr.skip()
-                return
-            chat[-1] = {"role": "assistant", "content": _final_message(answer)}
-            shown = [c.chunk for c in answer.citations] or [h.chunk for h in answer.related]
-            html = views.answer_cards(answer, service.query_words(answer.rewritten_query or message),
-                                      service.contexts(shown))
-            yield chat, html, list(history or []) + [turn_for(answer)], gr.skip()
-
-        gr.on([question.submit, ask_btn.click], respond, inputs=[question, chatbot, turns, doc_type_box, doc_box],
-              outputs=[chatbot, cards, turns, question], api_name="chat", concurrency_limit=4)
-        clear_btn.click(lambda: ([], [], "<div class='djkb-cards'></div>"), outputs=[chatbot, turns, cards],
-                        api_visibility="private")
-        chatbot.clear(lambda: ([], "<div class='djkb-cards'></div>"), outputs=[turns, cards], api_visibility="private")
-
-        # ---------------------------------------------------------------- 学习材料
-        with gr.Tab("学习材料", id="study"):
-            gr.Markdown("输入学习主题，生成要点提纲（逐字摘自原文，注明出处）和练习题（填空题、选择题，附答案）。")
-            with gr.Row():
-                topic = gr.Textbox(label="学习主题", placeholder="例如：民主生活会、预备党员、党费", scale=3,
-                                   elem_id="djkb-topic")
-                n_items = gr.Slider(1, 30, value=10, step=1, label="题目数量")
-                seed = gr.Number(0, precision=0, label="随机种子（换一组题）")
-            with gr.Row():
-                study_btn = gr.Button("生成学习材料", variant="primary", elem_id="djkb-study")
-                export_btn = gr.Button("导出 Markdown 和 Word", elem_id="djkb-export")
-            study_view = gr.HTML(elem_id="djkb-study-view")
-            with gr.Row():
-                md_file = gr.File(label="Markdown 文件", interactive=False, height=90, elem_id="djkb-md-file")
-                docx_file = gr.File(label="Word 文件（.docx）", interactive=False, height=90,
-                                    elem_id="djkb-docx-file")
-                xlsx_file = gr.File(label="题库（.xlsx）", interactive=False, height=90, elem_id="djkb-xlsx-file")
-
-        def make_study(t, n, s):
-            try:
-                outline, quiz = service.study(t, int(n), int(s or 0))
-            except DjkbError as exc:
-                return f"<p class='djkb-refused'>{_failure(exc)}</p>", gr.skip(), None, None, None
-            # A new topic's material replaces the previous downloads, which no longer match it.
-            return (views.study_html(outline, quiz), ((t or "").strip(), int(n), int(s or 0), outline, quiz),
-                    None, None, None)
-
-        def export(t, n, s, cached):
-            key = ((t or "").strip(), int(n), int(s or 0))
-            with _user_errors():
-                outline, quiz = cached[3:] if cached and tuple(cached[:3]) == key else service.study(*key)
-                md, docx, xlsx = service.export(outline, quiz)
-            return str(md), str(docx), str(xlsx)
-
-        gr.on([study_btn.click, topic.submit], make_study, inputs=[topic, n_items, seed],
-              outputs=[study_view, study_state, md_file, docx_file, xlsx_file], api_name="study")
-        export_btn.click(export, inputs=[topic, n_items, seed, study_state], outputs=[md_file, docx_file, xlsx_file],
-                         api_name="export")
-
-        # ---------------------------------------------------------------- 知识库
-        with gr.Tab("知识库", id="kb"):
-            gr.Markdown(access.note, elem_id="djkb-access")
-            password = gr.Textbox(label="管理员密码", type="password", visible=access.needs_password,
-                                  elem_id="djkb-password")
-            with gr.Row(equal_height=False):
-                with gr.Column():
-                    files = gr.File(label=f"上传文件（{' '.join(SUPPORTED_SUFFIXES)}；单个不超过 "
-                                          f"{settings.max_upload_mb} MB）", file_count="multiple",
-                                    interactive=access.writable, elem_id="djkb-files")
-                    upload_btn = gr.Button("上传并导入", variant="primary", interactive=access.writable,
-                                           elem_id="djkb-upload")
-                with gr.Column():
-                    del_doc = gr.Dropdown(service.doc_choices()[1:], value=None, label="删除文档", filterable=True,
-                                          interactive=access.writable)
-                    del_btn = gr.Button("删除所选文档", variant="stop", interactive=access.writable)
-                    source = gr.Radio(list(SOURCE_CHOICES), value="uploads", label="重新导入（增量，只处理有变化的文件）",
-                                      interactive=access.writable)
-                    reingest_btn = gr.Button("重新导入", interactive=access.writable, elem_id="djkb-reingest")
-            kb_status = gr.Markdown(elem_id="djkb-kb-status")
-            with gr.Accordion("导入详情（JSON）", open=False):
-                kb_detail = gr.JSON(label="导入详情")
-            docs_table = gr.Dataframe(_doc_rows(service), headers=DOC_HEADERS, interactive=False, wrap=True,
-                                      label="知识库文档", max_height=480, elem_id="djkb-docs",
-                                      column_widths=["11%", "27%", "9%", "5%", "5%", "6%", "10%", "16%", "11%"])
-            refresh_btn = gr.Button("刷新列表", size="sm")
-
-        # Refusals and errors go to the status line: raising would mark every output (the table too) as failed.
-        def upload(paths, pw, progress=gr.Progress()):
-            pairs = [(Path(p), Path(p).name) for p in (paths or [])]
-            try:
-                outcomes = service.upload(pairs, pw, progress=lambda name, i, total: progress(
-                    (i, total), desc=f"正在导入 {name}"))
-            except DjkbError as exc:
-                return _failure(exc), {"ok": False, "error": str(exc), "files": []}, *[gr.skip()] * 4
-            lines = [("【成功】" if o.ok else "【失败】") + f"{o.name}：{o.message}" for o in outcomes]
-            detail = {"ok": all(o.ok for o in outcomes), "files": [o.to_dict() for o in outcomes]}
-            return ("\n".join(f"- {escape(x)}" for x in lines), detail,
-                    _doc_rows(service), *doc_updates(), None)
-
-        def delete_ui(doc_id, pw):
-            try:
-                message = service.delete(doc_id or "", pw)
-            except DjkbError as exc:
-                return _failure(exc), *[gr.skip()] * 3
-            return f"【成功】{escape(message)}", _doc_rows(service), *doc_updates()
-
-        def reingest_ui(src, pw, progress=gr.Progress()):
-            try:
-                report = service.reingest(src, pw, progress=lambda name, i, total: progress(
-                    (i, total), desc=f"正在导入 {name}"))
-            except DjkbError as exc:
-                return _failure(exc), {"ok": False, "error": str(exc)}, *[gr.skip()] * 3
-            return (escape(report_summary(report)), report.to_dict(),
-                    _doc_rows(service), *doc_updates())
-
-        upload_btn.click(upload, inputs=[files, password],
-                         outputs=[kb_status, kb_detail, docs_table, doc_box, del_doc, files], api_name="upload")
-        del_btn.click(delete_ui, inputs=[del_doc, password], outputs=[kb_status, docs_table, doc_box, del_doc],
-                      api_visibility="private")
-        reingest_btn.click(reingest_ui, inputs=[source, password],
-                           outputs=[kb_status, kb_detail, docs_table, doc_box, del_doc], api_visibility="private")
-        refresh_btn.click(lambda: (_doc_rows(service), *doc_updates()), outputs=[docs_table, doc_box, del_doc],
-                          api_visibility="private")
-
-        # ---------------------------------------------------------------- 评测
-        with gr.Tab("评测", id="eval"):
-            eval_refresh = gr.Button("刷新", size="sm")
-            eval_md = gr.Markdown(elem_id="djkb-eval")
-
-        def eval_view():
-            report = views.load_report(service.reports_dir)
-            if report is None:
-                return views.NO_REPORT
-            return f"**报告目录**：`{report.directory.name}`\n\n" + report.page_markdown()
-
-        eval_refresh.click(eval_view, outputs=[eval_md], api_visibility="private")
-        demo.load(lambda: (eval_view(), _doc_rows(service), *doc_updates()),
-                  outputs=[eval_md, docs_table, doc_box, del_doc], api_visibility="private")
-
-        _register_api(gr, service)
->>>>>>> study
     return demo
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .messages import NO_OUTLINE, QUIZ_KIND_LABELS, doc_type_label
+from .messages import NO_OUTLINE, doc_type_label
 
 if TYPE_CHECKING:
     from .outline import StudyOutline
@@ -15,9 +15,6 @@ if TYPE_CHECKING:
 
 from .quiz import KIND_LABELS
 
-<<<<<<< HEAD
-=======
-TYPE_LABELS = {"regulation": "党内法规", "other": "文件", "speech": "讲话与学习材料"}
 AUTHOR = "党建知识库（djkb）"
 BANK_COLUMNS = ("题型", "题干", "选项A", "选项B", "选项C", "选项D", "答案", "解析", "出处")
 
@@ -31,7 +28,6 @@ def sources_of(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> list[s
     titles = [g.doc_title for g in outline.groups] if outline else []
     return list(dict.fromkeys(titles + [i.source.doc_title for i in quiz]))
 
->>>>>>> study
 
 def _options_line(item: QuizItem) -> str:
     return "　".join(f"{letter}. {opt}" for letter, opt in zip("ABCD", item.options))
@@ -46,7 +42,7 @@ def outline_lines(outline: StudyOutline) -> list[tuple[int, str]]:
     """Return (level, text) lines of the outline: 2 document, 3 chapter, 0 point."""
     out: list[tuple[int, str]] = []
     for g in outline.groups:
-        out.append((2, f"《{g.doc_title}》（{TYPE_LABELS.get(g.doc_type, g.doc_type)}）"))
+        out.append((2, f"《{g.doc_title}》（{doc_type_label(g.doc_type)}）"))
         stages = g.stages()
         for chapter, points in stages:
             if chapter and len(stages) > 1:
@@ -63,29 +59,14 @@ def to_markdown(outline: StudyOutline | None, quiz: Sequence[QuizItem] = (), sho
     if outline is not None:
         lines += ["", "## 一、要点提纲", ""]
         if not outline.groups:
-<<<<<<< HEAD
             lines.append(f"（{NO_OUTLINE}）")
-        for g in outline.groups:
-            lines += [f"### 《{g.doc_title}》（{doc_type_label(g.doc_type)}）", ""]
-            for p in g.points:
-                where = p.source.article or p.source.heading
-                lines.append(f"- {p.text}" + (f"（{where}）" if where else ""))
-            lines.append("")
-=======
-            lines.append("（知识库中没有找到与该主题相关的要求。）")
         for level, text in outline_lines(outline):
             lines += [f"{'#' * (level + 1)} {text}", ""] if level else [f"- {text}"]
->>>>>>> study
     if quiz:
         lines += ["", "## 二、练习题", ""] + ([f"> {shortfall}", ""] if shortfall else [])
         for n, item in enumerate(quiz, 1):
-<<<<<<< HEAD
-            lines.append(f"{n}. 【{QUIZ_KIND_LABELS[item.kind]}】{item.question}")
-            if item.kind == "choice":
-=======
             lines.append(f"{n}. 【{KIND_LABELS[item.kind]}】{item.question}")
             if item.options:
->>>>>>> study
                 lines.append(f"   {_options_line(item)}")
         lines += ["", "## 三、参考答案", ""]
         lines += [f"{n}. {item.key()}　——{explanation(item)}" for n, item in enumerate(quiz, 1)]
@@ -112,30 +93,16 @@ def to_docx(outline: StudyOutline | None, quiz: Sequence[QuizItem], path: Path, 
     if outline is not None:
         doc.add_heading("一、要点提纲", level=1)
         if not outline.groups:
-<<<<<<< HEAD
             doc.add_paragraph(f"（{NO_OUTLINE}）")
-        for g in outline.groups:
-            doc.add_heading(f"《{g.doc_title}》（{doc_type_label(g.doc_type)}）", level=2)
-            for p in g.points:
-                where = p.source.article or p.source.heading
-                doc.add_paragraph(p.text + (f"（{where}）" if where else ""), style="List Bullet")
-=======
-            doc.add_paragraph("（知识库中没有找到与该主题相关的要求。）")
         for level, text in outline_lines(outline):
             doc.add_heading(text, level=level) if level else doc.add_paragraph(text, style="List Bullet")
->>>>>>> study
     if quiz:
         doc.add_heading("二、练习题", level=1)
         if shortfall:
             doc.add_paragraph(shortfall)
         for n, item in enumerate(quiz, 1):
-<<<<<<< HEAD
-            doc.add_paragraph(f"{n}. 【{QUIZ_KIND_LABELS[item.kind]}】{item.question}")
-            if item.kind == "choice":
-=======
             doc.add_paragraph(f"{n}. 【{KIND_LABELS[item.kind]}】{item.question}")
             if item.options:
->>>>>>> study
                 doc.add_paragraph(_options_line(item))
         doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         doc.add_heading("三、参考答案", level=1)

@@ -115,13 +115,12 @@ class Handlers:
             return f"<p class='djkb-refused'>{_failure(exc)}</p>", _skip()[0]
         return views.study_html(materials.outline, materials.quiz), materials
 
-    def export(self, topic, n, seed, shown: StudyMaterials | None) -> tuple[str, str]:
-        """Write the shown materials (made again when the inputs changed) as Markdown and .docx."""
+    def export(self, topic, n, seed, shown: StudyMaterials | None) -> tuple[str, str, str]:
+        """Write the shown materials (made again when the inputs changed) as Markdown, .docx and .xlsx."""
         with user_errors():
             request = StudyRequest.of(topic, n, seed)
             materials = shown if shown is not None and shown.request == request else self.service.study(request)
-            md, docx = self.service.export(materials)
-        return str(md), str(docx)
+            return tuple(str(p) for p in self.service.export(materials))
 
     # ---- 知识库 ---------------------------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ EXAMPLES = ("党员领导干部的民主生活会多久开一次？", "党员可
 DOC_TYPE_LABELS = {"regulation": "党内法规", "speech": "讲话与学习材料", "other": "其他文件"}
 DOC_TYPE_CHOICES = (("全部类型", ""),) + tuple((label, t) for t, label in DOC_TYPE_LABELS.items())
 ALL_DOCS = "全部文档"
-QUIZ_KIND_LABELS = {"fill": "填空题", "choice": "选择题"}
 SOURCE_LABELS = {"uploads": "上传目录（uploads）", "corpus": "语料目录（DJKB_CORPUS）"}
 DOC_HEADERS = ("文档ID", "标题", "类型", "片段", "条", "字数", "完整性检查", "来源文件", "导入时间")
 
@@ -20,6 +19,8 @@ FAILED = "【失败】"
 SEARCHING = "正在检索…"
 NO_EVIDENCE = "知识库中没有找到相关依据"
 RELATED_TAIL = "以下段落可能相关，仅供参考，见右侧“可能相关”。"
+STUDY_INTRO = ("输入学习主题，生成要点提纲（逐字摘自原文，注明出处，按条文排序）和练习题（单选、多选、判断、填空，附答案与依据），"
+               "可导出 Markdown、Word 讲义和可导入考试系统的 .xlsx 题库。")
 NO_OUTLINE = "知识库中没有找到与该主题相关的要求。"
 CARDS_PLACEHOLDER = "提问后，这里显示回答所依据的原文段落。"
 EMPTY_KB = "知识库为空。运行 `djkb ingest PATH` 导入文档。"

@@ -36,7 +36,7 @@ from .uploads import (
 )
 
 if TYPE_CHECKING:
-    from .study import QuizItem, StudyOutline
+    from .study import Quiz, StudyOutline
 
 SOURCES = ("uploads", "corpus")
 MAX_CACHED_DOCS = 16
@@ -67,7 +67,7 @@ class StudyMaterials:
 
     request: StudyRequest
     outline: StudyOutline
-    quiz: tuple[QuizItem, ...]
+    quiz: Quiz
 
 
 def document_rows(manifest) -> list[dict]:
@@ -233,54 +233,32 @@ class Service:
 
         return outline(self.searcher, StudyRequest.of(topic).topic, filters=self.filters(doc_type, doc))
 
-<<<<<<< HEAD
-    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "") -> list[QuizItem]:
-        """Return up to ``n`` (1–30) QuizItems on ``topic``; raises DjkbError for an empty topic or a bad filter."""
+    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "",
+             outline: StudyOutline | None = None) -> Quiz:
+        """Return up to ``n`` (1–30) QuizItems on ``topic`` (drawn from ``outline`` when given); raises DjkbError."""
         from .study import make_quiz
 
         request = StudyRequest.of(topic, n, seed)
         return make_quiz(self.searcher, request.topic, n=request.n, seed=request.seed,
-                         filters=self.filters(doc_type, doc))
+                         filters=self.filters(doc_type, doc), outline_=outline)
 
     def study(self, request: StudyRequest) -> StudyMaterials:
-        """Return the outline and the quiz of ``request`` over the whole knowledge base."""
+        """Return the outline and the quiz drawn from it, over the whole knowledge base."""
         outline = self.outline(request.topic)
-        return StudyMaterials(request, outline, tuple(self.quiz(request.topic, request.n, request.seed)))
+        return StudyMaterials(request, outline, self.quiz(request.topic, request.n, request.seed, outline=outline))
 
-    def export(self, materials: StudyMaterials) -> tuple[Path, Path]:
-        """Write the study materials as Markdown and .docx into a fresh folder; return both paths."""
-        from .export import to_docx, to_markdown
-
-        folder = Path(tempfile.mkdtemp(prefix="study-", dir=self.export_dir))
-        stem = safe_filename(f"学习材料-{materials.request.topic}")
-        md = folder / f"{stem}.md"
-        md.write_text(to_markdown(materials.outline, materials.quiz), encoding="utf-8")
-        return md, to_docx(materials.outline, materials.quiz, folder / f"{stem}.docx")
-=======
-    def quiz(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = "", outline_=None):
-        """Return up to ``n`` (1–30) QuizItems on ``topic``; raises DjkbError for an empty topic or a bad filter."""
-        from .study import make_quiz
-
-        return make_quiz(self.searcher, self._topic(topic), n=max(1, min(int(n), 30)), seed=int(seed),
-                         filters=self.filters(doc_type, doc), outline_=outline_)
-
-    def study(self, topic: str, n: int = 10, seed: int = 0, doc_type: str = "", doc: str = ""):
-        """Return (outline, quiz) for ``topic``, the quiz drawn from the outline; raises DjkbError for bad input."""
-        result = self.outline(topic, doc_type, doc)
-        return result, self.quiz(topic, n, seed, doc_type, doc, outline_=result)
-
-    def export(self, outline, quiz) -> tuple[Path, Path, Path]:
+    def export(self, materials: StudyMaterials) -> tuple[Path, Path, Path]:
         """Write the study materials as Markdown, .docx and an .xlsx question bank into a fresh folder."""
         from .export import to_docx, to_markdown, to_xlsx
 
         folder = Path(tempfile.mkdtemp(prefix="study-", dir=self.export_dir))
-        stem = safe_filename(f"学习材料-{outline.topic}") if outline else "学习材料"
-        shortfall = getattr(quiz, "shortfall", "")
+        topic = materials.request.topic
+        stem = safe_filename(f"学习材料-{topic}")
+        outline, quiz = materials.outline, materials.quiz
         md = folder / f"{stem}.md"
-        md.write_text(to_markdown(outline, quiz, shortfall), encoding="utf-8")
-        return (md, to_docx(outline, quiz, folder / f"{stem}.docx", shortfall),
-                to_xlsx(quiz, folder / f"{stem.replace('学习材料', '题库', 1)}.xlsx", f"题库：{outline.topic}" if outline else "题库"))
->>>>>>> study
+        md.write_text(to_markdown(outline, quiz, quiz.shortfall), encoding="utf-8")
+        return (md, to_docx(outline, quiz, folder / f"{stem}.docx", quiz.shortfall),
+                to_xlsx(quiz, folder / f"{safe_filename(f'题库-{topic}')}.xlsx", f"题库：{topic}"))
 
     # ---- changing the knowledge base -----------------------------------------------------------------------
 

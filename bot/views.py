@@ -15,16 +15,11 @@ from urllib.parse import quote
 
 from kb.schema import Answer, Chunk
 
-<<<<<<< HEAD
 from . import messages as msg
 from .context import Context
-from .export import answer_text
-from .reports import EvalReport
-=======
-from .export import TYPE_LABELS, outline_lines
+from .export import answer_text, outline_lines
 from .quiz import KIND_LABELS
-from .study import QuizItem, StudyOutline
->>>>>>> study
+from .reports import EvalReport
 
 if TYPE_CHECKING:
     from .study import QuizItem, StudyOutline
@@ -143,21 +138,9 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
     if outline is not None:
         parts.append(f"<h2>要点提纲：{escape(outline.topic)}</h2>")
         if not outline.groups:
-<<<<<<< HEAD
             parts.append(f"<p>{msg.NO_OUTLINE}</p>")
-        for g in outline.groups:
-            kind = msg.doc_type_label(g.doc_type)
-            parts.append(f"<h3>《{escape(g.doc_title)}》<span class='djkb-src'>（{kind}）</span></h3><ul>")
-            for p in g.points:
-                where = p.source.article or p.source.heading
-                src = f" <span class='djkb-src'>（{escape(where)}）</span>" if where else ""
-                parts.append(f"<li>{escape(p.text)}{src}</li>")
-            parts.append("</ul>")
-=======
-            parts.append("<p>知识库中没有找到与该主题相关的要求。</p>")
         for level, text in outline_lines(outline):
             parts.append(f"<h{level + 1}>{escape(text)}</h{level + 1}>" if level else f"<p>• {escape(text)}</p>")
->>>>>>> study
     if quiz:
         shortfall = getattr(quiz, "shortfall", "")
         parts.append("<h2>练习题</h2>" + (f"<p class='djkb-refused'>{escape(shortfall)}</p>" if shortfall else "") + "<ol>")
@@ -165,7 +148,7 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
             opts = ""
             if item.options:
                 opts = "<br>" + "　".join(f"{k}. {escape(o)}" for k, o in zip("ABCD", item.options))
-            parts.append(f"<li>【{msg.QUIZ_KIND_LABELS[item.kind]}】{escape(item.question)}{opts}</li>")
+            parts.append(f"<li>【{KIND_LABELS[item.kind]}】{escape(item.question)}{opts}</li>")
         parts.append("</ol><details><summary>参考答案</summary><ol>")
         for item in quiz:
             src = escape(item.source.label())

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ REQUIRED = ("id", "question", "kind", "doc", "article", "evidence")
 OPTIONAL = ("doc2", "article2", "evidence2", "history", "why", "answer")
 REFUSE_WHY = ("missing-doc", "not-stated", "edition", "off-topic")
 DEFAULT_SET = Path(__file__).with_name("datasets") / "dev.jsonl"
-log = logging.getLogger(__name__)
 
 
 class DatasetError(DjkbError):
@@ -83,7 +81,7 @@ def parse_question(row: object, where: str) -> Question:
         raise DatasetError(f"{where}：缺少字段 {', '.join(missing)}")
     unknown = sorted(set(row) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        log.warning("%s：忽略未知字段 %s", where, ", ".join(unknown))
+        raise DatasetError(f"{where}：未知字段 {', '.join(unknown)}（可用字段：{', '.join(REQUIRED + OPTIONAL)}）")
     qid = _str(row, "id", where, nullable=False)
     question = _str(row, "question", where, nullable=False)
     kind = row["kind"]

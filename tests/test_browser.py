@@ -99,7 +99,7 @@ def test_study_tab_generates_an_outline_and_quiz(page, corpus_url, artifacts):
     expect(view).to_contain_text("练习题")
     expect(view.locator("h3").first).to_contain_text("《")
     page.locator("#djkb-export").click()
-    for box, suffix in (("#djkb-docx-file", ".docx"), ("#djkb-md-file", ".md")):
+    for box, suffix in (("#djkb-docx-file", ".docx"), ("#djkb-md-file", ".md"), ("#djkb-xlsx-file", ".xlsx")):
         link = page.locator(f"{box} a").first
         expect(link).to_have_attribute("href", re.compile(re.escape(suffix) + "$"))
         assert page.request.get(link.get_attribute("href")).ok

@@ -6,15 +6,9 @@ import random
 
 import pytest
 
-<<<<<<< HEAD
-from bot.export import to_docx, to_markdown
-from bot.study import (BLANK, doc_rank, find_blanks, make_quiz, near_duplicate, number_distractors, outline,
-                       requirement_strength)
-=======
 from bot.study import (BLANK, KINDS, TruthCheck, check_item, doc_rank, edit_outline, make_quiz, number_distractors,
                        outline, requirement_strength, sentence_problem, to_docx, to_markdown, to_xlsx)
 from bot.sources import ReprintIndex, rank_of
->>>>>>> study
 
 
 def test_number_distractors_keep_the_unit_and_the_style():

@@ -14,6 +14,8 @@ from kb.titles import looks_like_title
 
 FEATURES = ("dense", "coverage", "sentence", "focus", "typed", "asks_quantity")
 PASSAGES_JUDGED = 3
+LOOSE_GAP = 5
+"""How many characters a loosely matched word may spread beyond its length (撤职 → 撤销党内职务)."""
 SENTENCE_PASSAGES = 5
 
 
@@ -62,8 +64,27 @@ class Evidence:
 
 def focus_words(searcher: Searcher, q: Query, n: int = 2) -> list[str]:
     """Return the question's ``n`` rarest words that the texts use: what an answer sentence must be about."""
-    known = [w for w in dict.fromkeys(q.words) if len(w) >= 2 and w in searcher.idf]
+    known = [w for w in dict.fromkeys(q.words)
+             if len(w) >= 2 and w in searcher.idf and not searcher.tokenizer.asks_or_qualifies(w)]
     return sorted(known, key=lambda w: -searcher.token_weight(w))[:n]
+
+
+def mentions_loosely(word: str, sentence: str) -> bool:
+    """Whether ``sentence`` holds ``word`` or its characters in order, close together (撤职 in 撤销党内职务)."""
+    if word in sentence:
+        return True
+    start = sentence.find(word[0])
+    while start >= 0:
+        pos, ok = start, True
+        for ch in word[1:]:
+            pos = sentence.find(ch, pos + 1, start + len(word) + LOOSE_GAP)
+            if pos < 0:
+                ok = False
+                break
+        if ok:
+            return True
+        start = sentence.find(word[0], start + 1)
+    return False
 
 
 def missing_document(searcher: Searcher, q: Query) -> str | None:
@@ -98,6 +119,8 @@ def missing_article(searcher: Searcher, lookup: ArticleLookup) -> str:
     if not lookup.docs:
         return f"知识库中没有《{lookup.ref.doc_hint.strip('《》')}》。"
     entry = searcher.manifest.documents[lookup.docs[0]]
+    if not entry.articles:
+        return f"《{entry.title}》不是按条文编排的，其中没有{lookup.ref.label}。"
     return f"《{entry.title}》中没有{lookup.ref.label}（共 {entry.articles} 条）。"
 
 
@@ -112,7 +135,7 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     missing = missing_document(searcher, q)
     if missing:
         return missing
-    unknown = [e for e in q.entities if not searcher.mentions(e)]
+    unknown = [e for e in q.entities if not searcher.mentions(e) and not _compound(searcher, e)]
     if unknown:
         return "知识库中没有提到" + "、".join(f"“{e}”" for e in unknown) + "。"
     top = [h.chunk for h in hits[:PASSAGES_JUDGED]]
@@ -120,10 +143,16 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
         return f"知识库中没有{'、'.join(q.years)}年的相关内容。"
     if q.expected is not None:
         focus = focus_words(searcher, q)
-        if not any(q.expected.found_in(s) and (not focus or any(w in f"{c.heading} {s}".lower() for w in focus))
+        if not any(q.expected.found_in(s) and (not focus or any(mentions_loosely(w, f"{c.heading} {s}".lower())
+                                                                 for w in focus))
                    for c, s in _sentences(hits)):
             return f"检索到的段落没有给出具体的{q.expected.label}。"
     return None
+
+
+def _compound(searcher: Searcher, entity: str) -> bool:
+    """Whether a tagged "name" is a word of the texts plus a suffix character (jieba tags 家里人 a name)."""
+    return len(entity) == 3 and all("\u4e00" <= c <= "\u9fff" for c in entity) and searcher.mentions(entity[:-1])
 
 
 def _sentences(hits: Sequence[Hit]) -> list[tuple[Chunk, str]]:
@@ -138,12 +167,13 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
     sentences = _sentences(hits)
     sentence = max((searcher.coverage(words, f"{c.heading} {s}") for c, s in sentences), default=0.0)
     focus = focus_words(searcher, q)
-    focus_cover = max((sum(w in s.lower() for w in focus) / len(focus) for _, s in sentences), default=0.0) if focus else 1.0
+    focus_cover = max((sum(mentions_loosely(w, s.lower()) for w in focus) / len(focus) for _, s in sentences),
+                      default=0.0) if focus else 1.0
     typed = sentence
     if q.expected is not None:
         stating = [f"{c.heading} {s}" for c, s in sentences if q.expected.found_in(s)]
         # The quantity must stand next to what the question is about, not anywhere in the passage.
-        typed = max((searcher.coverage(words, s) * (1.0 if not focus or any(w in s for w in focus) else 0.3)
+        typed = max((searcher.coverage(words, s) * (1.0 if not focus or any(mentions_loosely(w, s) for w in focus) else 0.3)
                      for s in stating), default=0.0)
     return (dense, coverage, sentence, focus_cover, typed, float(q.expected is not None))
 

@@ -17,7 +17,7 @@ from kb.schema import Answer, Chunk
 
 from . import messages as msg
 from .context import Context
-from .export import answer_text, outline_lines
+from .export import outline_lines
 from .quiz import KIND_LABELS
 from .reports import EvalReport
 

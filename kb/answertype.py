@@ -71,7 +71,7 @@ _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("工", _expect("工作日数", "工作日|天|日")),
     **dict.fromkeys("万", _expect("数额", "万")),
 }
-_DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日"), dates_count=True)
+_DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
 _ASKS_SHARE = re.compile(r"百分之(?:几|多少)|多少\s*[%％]|(?:比例|比率|[^效]率)(?:是|为|有)?(?:多少|几)")
 _ASKS_MONEY = re.compile(r"多少(?:钱|会费|费用|工资|补贴|薪|税)|(?:费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")

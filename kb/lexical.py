@@ -28,6 +28,9 @@ _CN = "一二三四五六七八九十"
 _NUMBERED_EVENT = re.compile(rf"第[{_CN}]+次全国代表大会|[{_CN}]+届[{_CN}]+中全会|(?<![{_CN}第])[{_CN}]{{2,3}}大(?=[^会学家力量]|$)")
 # jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
 _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
+# Numeral, adverb, pronoun, preposition, conjunction, particle, modal and measure-word tags.
+_FUNCTION_TAGS = frozenset("mdrpcuyq")
+_ASKING_LEADS = frozenset("几哪啥多要能可该会最谁怎")
 
 
 class Tokenizer:
@@ -73,6 +76,15 @@ class Tokenizer:
         import jieba.posseg
 
         return jieba.posseg.POSTokenizer(self._tk)  # reads the dictionary's tags: build once
+
+    def asks_or_qualifies(self, word: str) -> bool:
+        """Return whether ``word`` says how a question asks (几年, 哪几, 最多, 要交), not what it is about: a numeral,
+        adverb, pronoun or particle in the dictionaries, or an unknown word led by a question or modal character."""
+        self._tagger.makesure_userdict_loaded()
+        tag = self._tagger.word_tag_tab.get(word)
+        if tag is None:
+            return word[:1] in _ASKING_LEADS
+        return tag[:1] in _FUNCTION_TAGS
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """Return ``text`` cut into (word, part-of-speech tag) pairs."""

@@ -42,15 +42,43 @@ _TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{2,30}(条例|章程|细则|准则|规
 
 
 _LEAD_IN = re.compile(r"^(请问|请|我想知道|我想了解|想问|问一下|查一下|关于|根据|按照|依照|依据|在)+")
+_KIND = re.compile(r"(条例|章程|细则|准则|规定|办法|规则|意见|决定)$")
+_EDITION_TAIL = re.compile(r"[（(][^（()）]*[）)]$")
+# Words that say which kind or which edition a document is, not which document: 新修订条例 names none.
+GENERIC_CORES = frozenset({"工作", "管理", "有关", "相关", "党内", "新", "新版", "新修订", "修订", "最新", "这个", "那个",
+                           "该", "本", "此", "上述", "这部", "那部", "哪个", "什么"})
+
+
+def _core(name: str) -> tuple[str, str] | None:
+    """Return (core, kind) of a short name such as 发展党员细则 → (发展党员, 细则), or None for a generic one."""
+    name = _LEAD_IN.sub("", name).removeprefix("中国共产党")
+    kind = _KIND.search(name)
+    if not kind:
+        return None
+    core = name[:kind.start()]
+    core = re.sub(r"^(新修订的?|新版的?|最新的?|修订后的?)", "", core)
+    if len(core) < 2 or core in GENERIC_CORES:
+        return None
+    return core, kind.group(0)
 
 
 def _shortened(name: str, title: str) -> int:
-    """Return the length of ``name`` when, without lead-in words, it is a part of ``title`` of 6+ characters."""
-    name = _LEAD_IN.sub("", name)
-    name = name.removeprefix("中国共产党")
-    return len(name) if len(name) >= 6 and name in title else 0
+    """Return the length of ``name`` when it shortens ``title``: a part of 6+ characters, or a core of the title
+    and the same kind (发展党员细则 for 中国共产党发展党员工作细则, 处分条例 for 纪律处分条例)."""
+    name = _LEAD_IN.sub("", name).removeprefix("中国共产党")
+    if len(name) >= 6 and name in title:
+        return len(name)
+    parts = _core(name)
+    plain = _EDITION_TAIL.sub("", title)
+    if parts and plain.endswith(parts[1]) and parts[0] in plain:
+        return len(name)
+    return 0
 
 
 def looks_like_title(name: str) -> bool:
-    """Return whether ``name`` reads as a document title (a regulation-like name), not just words."""
-    return bool(_TITLE_LIKE.search(name))
+    """Return whether ``name`` reads as a document title (a regulation-like name), not just words or a kind."""
+    name = name.strip("《》")
+    if not _TITLE_LIKE.search(name):
+        return False
+    plain = _EDITION_TAIL.sub("", name)
+    return _core(plain) is not None if _KIND.search(plain) else True

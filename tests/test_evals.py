@@ -281,35 +281,43 @@ def test_quiz_convert_writes_dev_format(tmp_path):
 
 # --- the sweeps ---------------------------------------------------------------------------------------------
 
-def test_best_policy_maximises_recall_within_false_refusal_ceiling():
-    from bot.answer import Evidence
-    from evals.tuning import best_policy, frontier, sweep_refusal
+def test_fitted_policy_maximises_recall_within_false_refusal_ceiling():
+    from bot.assess import FEATURES, Evidence
+    from evals.tuning import fit_answerability, score_policy
 
     ans = Question("a", "问", "lookup", (Gold("d", "e"),))
     ref = Question("r", "问", "refuse")
-    rows = [(ans, Evidence(0.9, 0.85, False)), (ans, Evidence(0.7, 0.82, False)),
-            (ref, Evidence(0.5, 0.84, False)), (ref, Evidence(0.8, 0.79, False))]
-    scores = sweep_refusal(rows, (0.4, 0.6, 0.8), (0.78, 0.80, 0.83))
-    best = best_policy(scores, max_frr=0.0)
-    assert (best.refusal_recall, best.false_refusal_rate) == (1.0, 0.0)
-    assert best.policy.min_coverage == 0.6 and best.policy.min_dense == 0.80
-    assert best_policy([s for s in scores if s.false_refusal_rate > 0], max_frr=0.0) is None
-    curve = frontier(scores)
-    assert [(s.false_refusal_rate, s.refusal_recall) for s in curve] == [(0.0, 1.0)]
+
+    def ev(dense: float, unmet: str | None = None) -> Evidence:
+        return Evidence((dense,) + (0.5,) * (len(FEATURES) - 1), unmet=unmet)
+
+    # Answerable questions score high on the first feature except one; the unanswerable ones low except one.
+    rows = [(ans, ev(0.9)), (ans, ev(0.85)), (ans, ev(0.8)), (ans, ev(0.95)), (ans, ev(0.3)),
+            (ref, ev(0.2)), (ref, ev(0.25)), (ref, ev(0.1)), (ref, ev(0.88)), (ref, ev(0.5, unmet="没有"))]
+    fitted = fit_answerability(rows, max_frr=0.2)
+    assert fitted.false_refusal_rate <= 0.2
+    assert fitted.refusal_recall == 0.8  # all but the one that looks answerable
+    # No threshold with at most 20% false refusals refuses more.
+    for t in (i / 100 for i in range(101)):
+        s = score_policy(rows, type(fitted.policy)(fitted.policy.weights, fitted.policy.bias, t))
+        assert s.false_refusal_rate > 0.2 or s.refusal_recall <= fitted.refusal_recall
+    strict = fit_answerability(rows, max_frr=0.0)
+    assert strict.false_refusal_rate == 0.0 and strict.refusal_recall <= fitted.refusal_recall
+    assert score_policy(rows, fitted.policy).refusal_recall == fitted.refusal_recall
 
 
 def test_fusion_scoring_keeps_pinned_articles_first():
     from evals.tuning import Rankings, fused_ranking, score_fusion
-    from kb.retrieve import Fusion
-
+    from kb.retrieve import Candidates, Fusion
     from kb.schema import Chunk
 
     chunks = {c: Chunk(c, "doc", f"片段{c}", "文档", "speech", "doc.txt") for c in "xgyp"}
     q = Question("a", "问", "lookup", (Gold("d", "e"),))
-    r = Rankings(q, dense=("x", "g"), lexical=("g", "y"), pinned=(), relevant={"g": True}, chunks=chunks)
+    plain = Candidates(dense=(("x", 0.9), ("g", 0.8)), lexical=(("g", 5.0), ("y", 4.0)))
+    r = Rankings(q, plain, {"g": True}, chunks, {})
     assert fused_ranking(r, Fusion(1.0, 1.0, 10))[0] == "g"
     assert score_fusion([r], Fusion(1.0, 0.0, 10)).mrr == 0.5
-    pinned = Rankings(q, dense=("x",), lexical=("x",), pinned=("p",), relevant={"p": True}, chunks=chunks)
+    pinned = Rankings(q, Candidates(dense=(("x", 0.9),), lexical=(("x", 5.0),), pinned=("p",)), {"p": True}, chunks, {})
     assert score_fusion([pinned], Fusion(1.0, 0.5, 20)).hit1 == 1.0
 
 

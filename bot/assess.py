@@ -12,8 +12,10 @@ from kb.schema import Chunk, Hit
 from kb.sentences import split_sentences
 from kb.titles import looks_like_title
 
-FEATURES = ("dense", "coverage", "sentence", "focus", "typed", "asks_quantity")
+FEATURES = ("dense", "coverage", "typed", "domain", "regulation")
 PASSAGES_JUDGED = 3
+OFF_FOCUS = 0.3
+"""What a sentence missing the question's focus words keeps of its coverage (set by hand, before the fit)."""
 LOOSE_GAP = 5
 """How many characters a loosely matched word may spread beyond its length (撤职 → 撤销党内职务)."""
 SENTENCE_PASSAGES = 5
@@ -36,7 +38,7 @@ class Answerability:
 
 
 # Fitted on evals/datasets/dev.jsonl + evals/datasets/cadre-dev.jsonl (`djkb eval calibrate`); see evals/README.md.
-DEFAULT_ANSWERABILITY = Answerability(weights=(12.0, 2.0, 2.0, 2.0, 1.5, -0.5), bias=-12.6, threshold=0.5)
+DEFAULT_ANSWERABILITY = Answerability(weights=(1.325, 1.568, 2.901, 2.531, 1.885), bias=-3.74, threshold=0.746)
 
 
 @dataclass(frozen=True)
@@ -160,22 +162,23 @@ def _sentences(hits: Sequence[Hit]) -> list[tuple[Chunk, str]]:
 
 
 def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, ...]:
-    """Return the evidence features (FEATURES) of ``hits`` for ``q``."""
+    """Return the evidence features (FEATURES) of ``hits`` for ``q``.
+
+    typed: the best sentence's coverage of the question; when the question asks for a quantity, only of sentences
+    that state one, reduced when they miss the question's focus words; domain: how much of the question the regulations'
+    vocabulary covers; regulation: whether a regulation is among the passages judged.
+    """
     words = q.search_words
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
     coverage = max((searcher.coverage(words, h.chunk.embedding_text()) for h in hits[:PASSAGES_JUDGED]), default=0.0)
-    sentences = _sentences(hits)
-    sentence = max((searcher.coverage(words, f"{c.heading} {s}") for c, s in sentences), default=0.0)
-    focus = focus_words(searcher, q)
-    focus_cover = max((sum(mentions_loosely(w, s.lower()) for w in focus) / len(focus) for _, s in sentences),
-                      default=0.0) if focus else 1.0
-    typed = sentence
+    sentences = [(f"{c.heading} {s}", s) for c, s in _sentences(hits)]
     if q.expected is not None:
-        stating = [f"{c.heading} {s}" for c, s in sentences if q.expected.found_in(s)]
-        # The quantity must stand next to what the question is about, not anywhere in the passage.
-        typed = max((searcher.coverage(words, s) * (1.0 if not focus or any(mentions_loosely(w, s) for w in focus) else 0.3)
-                     for s in stating), default=0.0)
-    return (dense, coverage, sentence, focus_cover, typed, float(q.expected is not None))
+        sentences = [(text, s) for text, s in sentences if q.expected.found_in(s)]
+    focus = focus_words(searcher, q) if q.expected is not None else []
+    typed = max((searcher.coverage(words, text) * (1.0 if not focus or any(mentions_loosely(w, s.lower()) for w in focus)
+                                                   else OFF_FOCUS) for text, s in sentences), default=0.0)
+    regulation = float(any(h.chunk.doc_type == "regulation" for h in hits[:PASSAGES_JUDGED]))
+    return dense, coverage, typed, searcher.regulation_share(words), regulation
 
 
 def assess(searcher: Searcher, q: Query, hits: Sequence[Hit], allowed: set[str] | None = None) -> Evidence:

@@ -236,6 +236,7 @@ class Searcher:
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
                                     self.tokenizer.segment)
         self.parser = QueryParser(self.tokenizer, self.terms, typos)
+        self.in_regulations = in_regulations
         self._generation = manifest.generation
 
     def _read_chunks(self, manifest: Manifest) -> tuple[dict[str, Chunk], list[list[str]]]:
@@ -272,6 +273,13 @@ class Searcher:
             return 0.0
         lowered = text.lower()
         return sum(self.token_weight(t) for t in tokens if t in lowered) / total
+
+    def regulation_share(self, query_tokens: Sequence[str]) -> float:
+        """Return the idf-weighted share of the query's tokens that some regulation passage uses: how much of the
+        question is in the regulations' own vocabulary (房贷利率 is not)."""
+        tokens = set(query_tokens)
+        total = sum(self.token_weight(t) for t in tokens)
+        return sum(self.token_weight(t) for t in tokens if t in self.in_regulations) / total if total else 0.0
 
     def token_weight(self, token: str) -> float:
         """Return a token's idf; a word the corpus never uses weighs as much as the rarest one."""

@@ -167,7 +167,7 @@ def test_llm_answer_is_streamed_and_verified(small_kb):
 def test_passages_are_data_not_instructions(small_kb):
     with FakeOpenAI(_obedient_model) as server:
         llm = ChatClient(base_url=server.base_url, model="fake")
-        answer = Answerer(small_kb, llm=llm).ask("党费多久收缴一次？")
+        answer = Answerer(small_kb, llm=llm).ask("党费收缴工作由谁负责？")
     body = server.requests[0]["body"]
     system, user = body["messages"][0]["content"], body["messages"][1]["content"]
     assert "不是指令" in system
@@ -191,7 +191,7 @@ def test_a_passage_cannot_close_the_data_block(small_kb):
 
 def test_unreachable_llm_falls_back_to_extractive(small_kb):
     with FakeOpenAI(lambda m: "", status=503) as server:
-        answer = Answerer(small_kb, llm=ChatClient(base_url=server.base_url, model="x")).ask("党费多久收缴一次？")
+        answer = Answerer(small_kb, llm=ChatClient(base_url=server.base_url, model="x")).ask("党费收缴工作由谁负责？")
     assert not answer.refused and answer.citations
     assert "HTTP 503" in answer.notice and "抽取式" in answer.notice
 

@@ -1,4 +1,4 @@
-"""The ``djkb`` command line: ingest, docs, remove, reindex, search, ask, serve, eval."""
+"""The ``djkb`` command line: ingest, docs, remove, reindex, search, ask, serve; ``eval`` comes from evals."""
 from __future__ import annotations
 
 import json
@@ -7,44 +7,11 @@ from pathlib import Path
 
 import click
 
-from kb.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOP_K, Settings, load_settings
+from kb.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOP_K, load_settings
 from kb.errors import DjkbError
+
+from .clikit import bar, dump, fail, open_kb, settings_of
 from kb.schema import DOC_TYPES
-
-
-def _settings(ctx: click.Context) -> Settings:
-    return ctx.obj
-
-
-def _fail(exc: Exception) -> None:
-    raise click.ClickException(str(exc)) from exc
-
-
-def _bar(label: str):
-    """Return a progress callback drawing a tqdm bar on stderr."""
-    from tqdm import tqdm
-
-    state: dict = {}
-
-    def update(name: str, i: int, total: int) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = state["bar"] = tqdm(total=total, desc=label, unit="件", file=sys.stderr, dynamic_ncols=True)
-        bar.set_postfix_str(name[:30], refresh=False)
-        bar.update(i - bar.n)
-        if i == total:
-            bar.close()
-
-    return update
-
-
-def _open_kb(settings: Settings, check_model: bool = True):
-    from kb.base import KnowledgeBase
-
-    try:
-        return KnowledgeBase.open(settings, check_model=check_model)
-    except DjkbError as exc:
-        _fail(exc)
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -60,10 +27,6 @@ def _jsonl(path: Path) -> list[dict]:
                     raise click.BadParameter(f"{path} 第 {n} 行缺少 question 字段")
                 rows.append(row)
     return rows
-
-
-def _dump(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False)
 
 
 @click.group()
@@ -86,17 +49,17 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], if_empty: bool, as_json:
     """导入文件或文件夹（.txt .md .html .docx .pdf）。Ingest files and folders."""
     from ingest.pipeline import ingest as run_ingest
 
-    settings = _settings(ctx)
-    kb = _open_kb(settings)
+    settings = settings_of(ctx)
+    kb = open_kb(settings)
     if if_empty and kb.catalog.load().documents:
         click.echo(f"知识库 {settings.kb_dir} 已有文档，跳过导入。", err=True)
         return
     try:
-        report = run_ingest(kb, list(paths), progress=_bar("导入"), max_bytes=settings.max_upload_mb * 2**20)
+        report = run_ingest(kb, list(paths), progress=bar("导入"), max_bytes=settings.max_upload_mb * 2**20)
     except DjkbError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
-        click.echo(_dump(report.to_dict()))
+        click.echo(dump(report.to_dict()))
     else:
         click.echo(f"新增 {len(report.added)} 篇，更新 {len(report.updated)} 篇，未变 {len(report.unchanged)} 篇，"
                    f"重复 {len(report.duplicates)} 篇，失败 {len(report.failures)} 篇；新增片段 {report.chunks_added} 个；"
@@ -118,14 +81,14 @@ def docs(ctx: click.Context, as_json: bool) -> None:
     """列出知识库中的文档：类型、片段数、条数、完整性检查。List documents."""
     from kb.catalog import Catalog
 
-    manifest = Catalog(_settings(ctx).kb_dir).load()
+    manifest = Catalog(settings_of(ctx).kb_dir).load()
     rows = [{
         "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
         "articles": e.articles, "audit": e.audit.summary(), "audit_ok": e.audit.ok, "date": e.date,
         "issuer": e.issuer, "sources": list(e.sources), "ingested_at": e.ingested_at,
     } for e in sorted(manifest.documents.values(), key=lambda e: (e.doc_type, e.title))]
     if as_json:
-        click.echo(_dump(rows))
+        click.echo(dump(rows))
         return
     if not rows:
         click.echo("知识库为空。运行 `djkb ingest PATH` 导入文档。")
@@ -141,12 +104,12 @@ def remove(ctx: click.Context, targets: tuple[str, ...]) -> None:
     """删除文档（按路径或文档 ID）。Remove documents by path or id."""
     from ingest.pipeline import remove as run_remove
 
-    kb = _open_kb(_settings(ctx))
+    kb = open_kb(settings_of(ctx))
     for target in targets:
         try:
             entry = run_remove(kb, target)
         except DjkbError as exc:
-            _fail(exc)
+            fail(exc)
         click.echo(f"已删除：{entry.title}（{len(entry.chunk_ids)} 个片段）")
 
 
@@ -156,11 +119,11 @@ def reindex(ctx: click.Context) -> None:
     """用当前嵌入模型重新嵌入全部片段。Re-embed every chunk with the current model."""
     from ingest.pipeline import reindex as run_reindex
 
-    kb = _open_kb(_settings(ctx), check_model=False)
+    kb = open_kb(settings_of(ctx), check_model=False)
     try:
-        n = run_reindex(kb, progress=_bar("重新嵌入"))
+        n = run_reindex(kb, progress=bar("重新嵌入"))
     except DjkbError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"已用 {kb.embedder.name} 重新嵌入 {n} 个片段。")
 
 
@@ -189,16 +152,16 @@ def search(ctx, query, top_k, mode, doc_type, doc, date_from, date_to, batch, as
         raise click.UsageError("请给出查询文本，或用 --batch 指定问题文件")
     filters = _filters(doc_type, doc, date_from, date_to)
     questions = _jsonl(batch) if batch else [{"id": None, "question": query}]
-    searcher = Searcher(_open_kb(_settings(ctx)))
+    searcher = Searcher(open_kb(settings_of(ctx)))
     for q in questions:
         try:
             hits = searcher.search(str(q["question"]), k=top_k, mode=mode, filters=filters)
         except DjkbError as exc:
-            _fail(exc)
+            fail(exc)
         if batch:
-            click.echo(_dump({"id": q.get("id"), "hits": [h.to_dict() for h in hits]}))
+            click.echo(dump({"id": q.get("id"), "hits": [h.to_dict() for h in hits]}))
         elif as_json:
-            click.echo(_dump([h.to_dict() for h in hits]))
+            click.echo(dump([h.to_dict() for h in hits]))
         else:
             if not hits:
                 click.echo("没有找到相关段落。")
@@ -232,17 +195,17 @@ def ask(ctx, question, batch, doc_type, doc, as_json) -> None:
 
     if not question and not batch:
         raise click.UsageError("请给出问题，或用 --batch 指定问题文件")
-    settings = _settings(ctx)
-    answerer = Answerer(Searcher(_open_kb(settings)), llm=ChatClient.from_settings(settings))
+    settings = settings_of(ctx)
+    answerer = Answerer(Searcher(open_kb(settings)), llm=ChatClient.from_settings(settings))
     filters = _filters(doc_type, doc, None, None)
     questions = _jsonl(batch) if batch else [{"id": None, "question": question}]
     for q in questions:
         try:
             answer = answerer.ask(str(q["question"]), filters=filters)
         except DjkbError as exc:
-            _fail(exc)
+            fail(exc)
         if batch or as_json:
-            click.echo(_dump(_answer_json(answer, q.get("id") if batch else None)))
+            click.echo(dump(_answer_json(answer, q.get("id") if batch else None)))
             continue
         if answer.rewritten_query and answer.rewritten_query != answer.query:
             click.echo(f"（理解为：{answer.rewritten_query}）")
@@ -263,107 +226,16 @@ def serve(ctx, host: str, port: int) -> None:
     """启动网页应用（问答、学习材料、知识库、评测）。Start the Gradio web app."""
     from bot.app import launch
 
-    launch(_settings(ctx), host=host, port=port)
+    launch(settings_of(ctx), host=host, port=port)
 
 
-@cli.command("eval")
-@click.option("--set", "set_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="问题集 JSONL（默认 evals/datasets/dev.jsonl）")
-@click.option("--modes", default="hybrid,dense,lexical", show_default=True, help="检索模式，逗号分隔")
-@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="报告目录（默认 evals/reports/<时间>）；已有结果按缓存复用")
-@click.option("--k", default=10, show_default=True, type=click.IntRange(1, 50))
-@click.option("--limit", type=click.IntRange(1), help="只评测前 N 题")
-@click.option("--no-answers", is_flag=True, help="不评测回答，只评测检索")
-@click.option("--baseline", is_flag=True, help="同时评测 LangChain 基线（首次需嵌入全部语料，约 6–8 分钟）")
-@click.option("--regenerate", is_flag=True, help="只用 --report 目录的缓存结果重新生成报告")
-@click.option("--compare", nargs=2, type=click.Path(exists=True, path_type=Path), help="对比两次评测：A B")
-@click.option("--calibrate", is_flag=True, help="扫描拒答阈值 RefusalPolicy")
-@click.option("--tune-fusion", is_flag=True, help="扫描融合参数 Fusion")
-@click.option("--convert-quiz", "quiz_out", is_flag=False, flag_value=":default:",
-              help="把题库转换为问题集，写入给定文件（不给文件名时写 evals/datasets/quiz.jsonl）")
-@click.option("--quiz-bank", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="题库 JSON（可多次；默认语料旁的 questions/*.json）")
-@click.pass_context
-def eval_(ctx, set_path, modes, report_dir, k, limit, no_answers, baseline, regenerate, compare, calibrate,
-          tune_fusion, quiz_out, quiz_bank) -> None:
-    """评测检索与回答，生成报告；也可对比、校准拒答、调融合参数、转换题库。Evaluate retrieval and answers."""
-    from evals import render, suite
-    from evals.report import load_metrics, regenerate as rerender
+def _register_eval() -> None:
+    from evals.cli import eval_group
 
-    settings = _settings(ctx)
-    try:
-        if compare:
-            a, b = (load_metrics(p) for p in compare)
-            click.echo(render.compare_markdown(a, b, compare[0].name, compare[1].name))
-            return
-        if regenerate:
-            if not report_dir:
-                raise click.UsageError("--regenerate 需要 --report 目录")
-            metrics = rerender(report_dir)
-            click.echo(render.summary_tables(metrics))
-            click.echo(f"\n报告已重新生成：{report_dir / 'report.md'}")
-            return
-        if quiz_out:
-            from evals.quizbank import DEFAULT_OUT
-
-            quiz_out = DEFAULT_OUT if quiz_out == ":default:" else Path(quiz_out)
-            result = suite.convert_quiz(settings, list(quiz_bank) or suite.default_banks(settings), quiz_out,
-                                        progress=_bar("定位题目"))
-            for bank, kept, total in result.yields:
-                click.echo(f"{bank}：保留 {kept}/{total} 题（{kept / max(1, total):.0%}）")
-            click.echo(f"已写入 {len(result.questions)} 题：{quiz_out}")
-            return
-        set_path = set_path or suite.DEFAULT_SET
-        if calibrate:
-            current, fitted = suite.calibrate(settings, [set_path], limit, progress=_bar("检索"))
-            click.echo(render.policy_table(current, fitted))
-            return
-        if tune_fusion:
-            from kb.retrieve import DEFAULT_FUSION
-
-            scores, best = suite.tune_fusion(settings, set_path, limit, progress=_bar("检索"))
-            current = next((s for s in scores if s.fusion == DEFAULT_FUSION), None)
-            click.echo(render.fusion_table(scores, best, current.fusion if current else None, limit=30))
-            return
-        options = suite.EvalOptions(set_path=set_path, modes=suite.parse_modes(modes), k=k, limit=limit,
-                                    answers=not no_answers, baseline=baseline, report_dir=report_dir)
-        out_dir, metrics = suite.run_eval(settings, options, progress=_bar("评测"),
-                                          build_progress=_bar("嵌入基线片段"))
-    except (DjkbError, FileNotFoundError) as exc:
-        _fail(exc)
-    click.echo(render.summary_tables(metrics))
-    click.echo(f"\n未通过 {len(metrics['misses'])} 项；报告：{out_dir / 'report.md'}")
+    cli.add_command(eval_group)
 
 
-@cli.command("eval-study")
-@click.option("--topics", "topics_path", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
-              help="主题集 JSONL（默认 evals/datasets/topics.jsonl）")
-@click.option("--half", type=click.Choice(["dev", "test", "all"]), default="all", show_default=True,
-              help="dev＝奇数编号（调参用），test＝偶数编号")
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
-@click.pass_context
-def eval_study(ctx: click.Context, topics_path: Path | None, half: str, as_json: bool) -> None:
-    """评测学习材料：提纲对必备条文的召回率、转载引用数和练习题有效率。Evaluate study materials."""
-    from evals import study
-
-    settings = _settings(ctx)
-    try:
-        topics = study.load_topics(topics_path or study.DEFAULT_TOPICS)
-        from kb.retrieve import Searcher
-
-        results, summary = study.run(Searcher(_open_kb(settings)), topics, half=half, progress=_bar("学习材料"))
-    except (DjkbError, ValueError) as exc:
-        _fail(exc)
-    if as_json:
-        click.echo(_dump({"summary": summary, "topics": [r.to_dict() for r in results]}))
-        return
-    for r in results:
-        click.echo(f"{r.id} {r.topic}：召回 {r.covered}/{r.must}，要点 {r.points}，有效题 {r.valid}/{r.items}"
-                   + (f"，缺：{'、'.join(r.missed)}" if r.missed else ""))
-    for name, s in summary.items():
-        click.echo(f"[{name}] 主题 {s['topics']}，召回率 {s['recall']:.3f}，转载引用 {s['reprint_points']}，"
-                   f"有效题 {s['valid_share']:.3f}（{s['items']} 道），未说明的缺题 {s['unexplained_shortfalls']}")
+_register_eval()
 
 
 def main() -> None:

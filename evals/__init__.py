@@ -1,0 +1,3 @@
+"""Question sets, metrics, reports and tuning; the ``djkb eval`` commands."""
+
+__all__ = ["cli"]

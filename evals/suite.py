@@ -14,6 +14,8 @@ from .dataset import DEFAULT_SET, Question, dump_questions, load_questions
 from .report import REPORTS_DIR, RESULTS, write_latest, write_report
 
 Progress = Callable[[str, int, int], None]
+CALIBRATION_SETS = (DEFAULT_SET, DEFAULT_SET.with_name("cadre-dev.jsonl"))
+"""The sets the answerability model is fitted on: the dev halves only, never a test split."""
 BASELINE_CACHE = ".baseline-cache"
 
 
@@ -95,7 +97,7 @@ def run_eval(settings: Settings, options: EvalOptions, progress: Progress | None
     return out_dir, metrics
 
 
-def calibrate(settings: Settings, set_paths: Sequence[Path] = (DEFAULT_SET,), limit: int | None = None,
+def calibrate(settings: Settings, set_paths: Sequence[Path] = CALIBRATION_SETS, limit: int | None = None,
               progress: Progress | None = None, answerer=None):
     """Return the current answerability model's score on the sets and a model fitted on them (tuning.fit_answerability)."""
     from bot.assess import DEFAULT_ANSWERABILITY

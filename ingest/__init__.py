@@ -1,0 +1,3 @@
+"""Files into structured chunks: readers, structure, chunking, and the crash-safe pipeline."""
+
+__all__ = ["pipeline", "readers"]

@@ -201,6 +201,18 @@ def _is_preamble(line: str) -> bool:
     return line.replace(" ", "") in _PREAMBLES
 
 
+def _article_lines(lines: list) -> tuple[set[int], dict[int, str], dict[int, int]]:
+    """Return the lines that open an accepted article, with each candidate's label and base number."""
+    cands: list[_Article] = []
+    labels: dict[int, str] = {}
+    for i, ln in enumerate(lines):
+        found = _article_candidate(ln.text)
+        if found:
+            cands.append(_Article(i, found[0], found[1]))
+            labels[i] = found[2]
+    return _accepted_articles(cands), labels, {c.index: c.base for c in cands}
+
+
 def parse_structure(text: str) -> list[Section]:
     """Return the sections of normalized ``text`` in document order; text before the first one is front matter.
 
@@ -210,16 +222,7 @@ def parse_structure(text: str) -> list[Section]:
     open an ``other`` section.
     """
     lines = list(_lines(text))
-    cands: list[_Article] = []
-    labels: dict[int, str] = {}
-    for i, ln in enumerate(lines):
-        found = _article_candidate(ln.text)
-        if found:
-            cands.append(_Article(i, found[0], found[1]))
-            labels[i] = found[2]
-    articles = _accepted_articles(cands)
-    bases = {c.index: c.base for c in cands}
-
+    articles, labels, bases = _article_lines(lines)
     shapes = {i: h for i, ln in enumerate(lines) if (h := _prose_heading(ln.text)) is not None}
     # Adjacent lines numbered alike form a list or a table of contents, not headings with bodies.
     listed = {

@@ -330,7 +330,7 @@ def test_eval_command_writes_report(corpus_settings, searcher, tmp_path):
     from bot.cli import cli
 
     out = tmp_path / "tmp"
-    result = CliRunner().invoke(cli, ["--kb-dir", str(corpus_settings.kb_dir), "eval", "--limit", "5",
+    result = CliRunner().invoke(cli, ["--kb-dir", str(corpus_settings.kb_dir), "eval", "run", "--limit", "5",
                                       "--modes", "hybrid", "--report", str(out)])
     assert result.exit_code == 0, result.output
     assert "hybrid" in result.output and "拒答召回" in result.output
@@ -338,10 +338,13 @@ def test_eval_command_writes_report(corpus_settings, searcher, tmp_path):
         assert (out / name).exists(), name
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["meta"]["n_questions"] == 5 and set(metrics["retrieval"]) == {"hybrid"}
-    again = CliRunner().invoke(cli, ["eval", "--report", str(out), "--regenerate"])
+    again = CliRunner().invoke(cli, ["eval", "report", str(out)])
     assert again.exit_code == 0, again.output
-    bad = CliRunner().invoke(cli, ["--kb-dir", str(corpus_settings.kb_dir), "eval", "--modes", "fuzzy"])
+    bad = CliRunner().invoke(cli, ["--kb-dir", str(corpus_settings.kb_dir), "eval", "run", "--modes", "fuzzy"])
     assert bad.exit_code == 1 and "未知检索模式" in bad.output
+    commands = CliRunner().invoke(cli, ["eval", "--help"]).output
+    for sub in ("run", "report", "compare", "calibrate", "tune", "convert-quiz", "study"):
+        assert f"  {sub} " in commands, sub
 
 
 @pytest.mark.corpus

@@ -155,10 +155,11 @@ def _wire_qa(h: Handlers, qa: QaTab) -> None:
 
 
 def _wire_study(h: Handlers, st: StudyTab) -> None:
-    gr.on([st.make.click, st.topic.submit], h.study, inputs=[st.topic, st.n_items, st.seed],
-          outputs=[st.view, st.shown], api_name="study")
+    files = [st.md_file, st.docx_file, st.xlsx_file]
+    gr.on([st.make.click, st.topic.submit], h.no_downloads, outputs=files, api_visibility="private").then(
+        h.study, inputs=[st.topic, st.n_items, st.seed], outputs=[st.view, st.shown], api_name="study")
     st.export.click(h.export, inputs=[st.topic, st.n_items, st.seed, st.shown],
-                    outputs=[st.md_file, st.docx_file, st.xlsx_file], api_name="export")
+                    outputs=files, api_name="export")
 
 
 def _wire_kb(h: Handlers, kb: KbTab, qa: QaTab) -> None:

@@ -115,6 +115,11 @@ class Handlers:
             return f"<p class='djkb-refused'>{_failure(exc)}</p>", _skip()[0]
         return views.study_html(materials.outline, materials.quiz), materials
 
+    @staticmethod
+    def no_downloads() -> tuple[None, None, None]:
+        """Clear the previous topic's downloads before new materials are made."""
+        return None, None, None
+
     def export(self, topic, n, seed, shown: StudyMaterials | None) -> tuple[str, str, str]:
         """Write the shown materials (made again when the inputs changed) as Markdown, .docx and .xlsx."""
         with user_errors():

@@ -87,7 +87,7 @@ def test_refusal_shows_possibly_related_passages(page, corpus_url, artifacts):
     page.screenshot(path=str(artifacts / "browser_refusal.png"), full_page=True)
 
 
-def test_study_tab_generates_an_outline_and_quiz(page, corpus_url, artifacts):
+def test_study_tab_generates_materials_and_offers_only_the_current_topics_files(page, corpus_url, artifacts):
     from playwright.sync_api import expect
 
     page.goto(corpus_url)
@@ -105,6 +105,16 @@ def test_study_tab_generates_an_outline_and_quiz(page, corpus_url, artifacts):
         assert page.request.get(link.get_attribute("href")).ok
     expect(page.locator("#djkb-docx-file")).to_contain_text("学习材料-民主生活会")
     page.screenshot(path=str(artifacts / "browser_study.png"), full_page=True)
+
+    page.locator("#djkb-topic textarea").fill("发展党员")
+    page.locator("#djkb-study").click()
+    expect(view).to_contain_text("要点提纲：发展党员")
+    for box in ("#djkb-docx-file", "#djkb-md-file", "#djkb-xlsx-file"):
+        expect(page.locator(f"{box} a")).to_have_count(0)  # the previous topic's files are gone
+    page.locator("#djkb-export").click()
+    expect(page.locator("#djkb-docx-file")).to_contain_text("学习材料-发展党员")
+    for box in ("#djkb-docx-file", "#djkb-md-file", "#djkb-xlsx-file"):
+        expect(page.locator(box)).not_to_contain_text("民主生活会")
 
 
 def test_upload_through_the_page_then_ask(page, tiny, tmp_path, artifacts):

@@ -96,7 +96,7 @@ def card_html(n: int | None, chunk: Chunk, words: Sequence[str], context: Contex
 def answer_cards(answer: Answer, words: Sequence[str], contexts: dict[str, Context]) -> str:
     """Return the cards beside an answer: its citations, or on a refusal the nearest passages as 可能相关."""
     if answer.refused:
-        head = f"<div class='djkb-refused'>{msg.NO_EVIDENCE}</div>"
+        head = f"<div class='djkb-refused'>{msg.NO_EVIDENCE}。{escape(answer.reason or '')}</div>"
         cards = [card_html(None, h.chunk, words, contexts.get(h.chunk.chunk_id), related=True) for h in answer.related]
         return f"<div class='djkb-cards'>{head}{''.join(cards)}</div>"
     cards = [card_html(c.n, c.chunk, words, contexts.get(c.chunk.chunk_id)) for c in answer.citations]
@@ -109,7 +109,7 @@ def answer_message(answer: Answer | str, rewritten: str | None = None, query: st
     prefix = msg.rewritten(escape(rewritten)) + "\n\n" if rewritten and query and rewritten != query else ""
     if isinstance(answer, Answer) and answer.refused:
         tail = msg.RELATED_TAIL if answer.related else ""
-        return prefix + f"{msg.NO_EVIDENCE}。" + tail
+        return prefix + f"{msg.NO_EVIDENCE}。" + escape(answer.reason or "") + tail
     return prefix + escape(text)
 
 

@@ -228,6 +228,14 @@ def test_chat_refusal_shows_possibly_related_cards(corpus_app):
 
 
 @pytest.mark.corpus
+def test_chat_refusal_carries_its_reason(corpus_app):
+    chat, cards = corpus_app.predict("问责条例里规定了哪些问责方式？", [], "", "", api_name="/chat")[:2]
+    reply = chat[-1]["content"][0]["text"]
+    assert "知识库中没有找到相关依据" in reply and "问责条例》" in reply
+    assert "问责条例》" in cards
+
+
+@pytest.mark.corpus
 def test_search_with_filters(corpus_app):
     hits = corpus_app.predict("民主生活会", 5, "regulation", "", api_name="/search")
     assert len(hits) == 5 and {h["doc_type"] for h in hits} == {"regulation"}

@@ -107,7 +107,8 @@ def throughput(corpus: Path, n: int | None) -> None:
 
 
 def ranking(kb_a: Path, kb_b: Path, set_path: Path) -> None:
-    """Print dense and hybrid hit@5 of two built knowledge bases on a question set, and their top-10 overlap."""
+    """Print dense and hybrid hit@5 of two knowledge bases of the same files on a question set, and their top-10
+    overlap."""
     from evals.dataset import load_questions
     from evals.matching import matched_places
     from evals.metrics import hit_at
@@ -115,8 +116,11 @@ def ranking(kb_a: Path, kb_b: Path, set_path: Path) -> None:
     from kb.base import KnowledgeBase
     from kb.retrieve import Searcher
 
-    questions = [q for q in load_questions(set_path) if q.answerable]
     searchers = [Searcher(KnowledgeBase.open(load_settings(kb_dir=d))) for d in (kb_a, kb_b)]
+    sources = {s.replace("\\", "/") for e in searchers[0].manifest.documents.values() for s in e.sources}
+    # only questions whose gold documents are all in the knowledge base (it may hold part of the corpus)
+    questions = [q for q in load_questions(set_path) if q.answerable
+                 and all(any(s.endswith("/" + d) for s in sources) for d in q.docs)]
     for s, d in zip(searchers, (kb_a, kb_b)):
         print(f"{d}: backend {s.kb.embedder.backend}")
     for mode in ("dense", "hybrid"):

@@ -14,7 +14,7 @@ CORPUS ?= ../shared/corpus
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test setup system-deps bench clean
+.PHONY: run test test-fast setup system-deps bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,9 +36,13 @@ run: setup
 test: setup system-deps
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m pytest tests -q
 
+test-fast: setup system-deps
+	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m pytest tests -q -m "not corpus"
+
 bench: setup
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.ingest
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.search
+	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.embed
 
 clean:
 	rm -rf $(VENV) .djkb build *.egg-info

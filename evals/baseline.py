@@ -119,8 +119,11 @@ class Baseline:
         from kb.embedding import load_embedder
 
         self.chunks = split(corpus_documents(Path(settings.corpus)))
-        self.fingerprint = fingerprint(self.chunks, settings.embed_model)
-        embeddings = _embeddings_class()(load_embedder(settings.embed_model, str(settings.model_cache)))
+        embedder = load_embedder(settings.embed_model, str(settings.model_cache), settings.embed_backend,
+                                 settings.device)
+        # vectors of another backend must not be mixed into a store built before (see kb.embedding.VECTOR_FAMILY)
+        self.fingerprint = fingerprint(self.chunks, f"{settings.embed_model} {embedder.backend}")
+        embeddings = _embeddings_class()(embedder)
         cache_dir = Path(cache_dir)
         stamp = cache_dir / "fingerprint.json"
         fresh = stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")).get("fingerprint") == self.fingerprint

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .catalog import Catalog
 from .config import Settings
-from .embedding import Embedder, load_embedder, model_fingerprint
+from .embedding import Embedder, fingerprint_conflict, load_embedder, model_fingerprint, vector_family
 from .errors import ModelMismatch
 from .store import ChunkStore, open_client
 
@@ -24,16 +24,19 @@ class KnowledgeBase:
     def open(cls, settings: Settings, embedder: Embedder | None = None, *, check_model: bool = True) -> KnowledgeBase:
         """Open (creating if needed) the knowledge base in ``settings.kb_dir``.
 
-        Raises ModelMismatch when it was built with another model, unless ``check_model`` is False (reindex).
+        Unless a backend is configured, the one that suits the recorded vectors is chosen. Raises ModelMismatch
+        when it was built with another model or vector family, unless ``check_model`` is False (reindex).
         """
-        embedder = embedder or load_embedder(settings.embed_model, str(settings.model_cache))
         catalog = Catalog(Path(settings.kb_dir))
         manifest = catalog.load()
+        recorded = manifest.model if (manifest.model and manifest.documents) else None
+        if embedder is None:
+            family = vector_family(recorded) if (check_model and recorded) else None
+            embedder = load_embedder(settings.embed_model, str(settings.model_cache), settings.embed_backend,
+                                     settings.device, family)
         fp = model_fingerprint(embedder)
-        if check_model and manifest.model and manifest.documents and manifest.model.get("name") != fp["name"]:
-            raise ModelMismatch(
-                f"知识库 {settings.kb_dir} 由嵌入模型 {manifest.model.get('name')} 构建，当前模型为 {fp['name']}；"
-                "请运行 `djkb reindex` 用当前模型重新嵌入（或把 DJKB_EMBED_MODEL 设回原模型）")
+        if check_model and recorded and (why := fingerprint_conflict(recorded, fp, settings.kb_dir)):
+            raise ModelMismatch(why)
         client = open_client(Path(settings.kb_dir), settings.chroma_url)
         store = ChunkStore(client, manifest.model if (not check_model and manifest.model) else fp)
         return cls(settings=settings, catalog=catalog, store=store, embedder=embedder)

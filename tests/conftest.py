@@ -1,4 +1,8 @@
-"""Shared fixtures: the corpus, a whole-corpus knowledge base built once with the real model, and temporary ones."""
+"""Shared fixtures: the corpus, the real model, a small and a whole-corpus knowledge base (real model, built once
+and reused incrementally), and temporary ones.
+
+Tests that need the whole corpus carry ``@pytest.mark.corpus``; ``pytest -m "not corpus"`` is the fast lane.
+"""
 from __future__ import annotations
 
 import os
@@ -18,6 +22,7 @@ from kb.embedding import HashEmbedder  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("DJKB_CORPUS") or ROOT.parent / "shared" / "corpus").resolve()
 ARTIFACTS = ROOT / "tests" / "artifacts"
+SMALL_SPEECHES = 20  # with the 11 regulations: about a quarter of the corpus' chunks, every article of every regulation
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +45,51 @@ def corpus_settings(corpus_dir: Path) -> Settings:
     report = ingest(KnowledgeBase.open(settings), [corpus_dir])
     assert not report.failures, report.failures
     return settings
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real embedding model with the default backend, loaded once."""
+    from kb.embedding import load_embedder
+
+    settings = load_settings(env={})
+    return load_embedder(settings.embed_model, str(settings.model_cache))
+
+
+def small_corpus_files(corpus: Path) -> list[Path]:
+    """Return the regulations and SMALL_SPEECHES speeches spread over the years (every n-th file by date)."""
+    speeches = sorted((corpus / "speeches").iterdir())
+    step = len(speeches) / SMALL_SPEECHES
+    return sorted((corpus / "regulations").iterdir()) + [speeches[int(i * step)] for i in range(SMALL_SPEECHES)]
+
+
+@pytest.fixture(scope="session")
+def small_settings(corpus_dir: Path, embedder) -> Settings:
+    """Settings of a small real knowledge base: the regulations and SMALL_SPEECHES speeches, the real model.
+
+    Built on first use in ``.djkb-test-small`` or ``DJKB_TEST_SMALL_KB``, incrementally like the whole-corpus one.
+    """
+    from ingest.pipeline import ingest
+
+    kb_dir = Path(os.environ.get("DJKB_TEST_SMALL_KB") or ROOT / ".djkb-test-small")
+    settings = load_settings(env={}, kb_dir=kb_dir, corpus=corpus_dir)
+    report = ingest(KnowledgeBase.open(settings, embedder=embedder), small_corpus_files(corpus_dir))
+    assert not report.failures, report.failures
+    return settings
+
+
+@pytest.fixture(scope="session")
+def small_searcher(small_settings: Settings, embedder):
+    from kb.retrieve import Searcher
+
+    return Searcher(KnowledgeBase.open(small_settings, embedder=embedder))
+
+
+@pytest.fixture(scope="session")
+def small_answerer(small_searcher):
+    from bot.answer import Answerer
+
+    return Answerer(small_searcher)
 
 
 @pytest.fixture(scope="session")

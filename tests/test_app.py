@@ -52,19 +52,19 @@ def serve(settings: Settings, searcher: Searcher, reports_dir: Path | None = Non
 
 
 @pytest.fixture(scope="session")
-def tiny_template(tmp_path_factory, searcher) -> Path:
+def tiny_template(tmp_path_factory, embedder) -> Path:
     """A small knowledge base (3 test regulations, 2 speeches) embedded with the real model; copy it before use."""
     from ingest.pipeline import ingest
 
     root = tmp_path_factory.mktemp("tiny")
     settings = load_settings(env={}, kb_dir=root / "kb")
-    report = ingest(KnowledgeBase.open(settings, embedder=searcher.kb.embedder), write_corpus(root / "corpus"))
+    report = ingest(KnowledgeBase.open(settings, embedder=embedder), write_corpus(root / "corpus"))
     assert len(report.added) == 5, report.to_dict()
     return root / "kb"
 
 
 @pytest.fixture
-def tiny(tmp_path, tiny_template, searcher):
+def tiny(tmp_path, tiny_template, embedder):
     """Return a factory of (settings, searcher) over a private copy of the small knowledge base."""
 
     def make(**overrides) -> tuple[Settings, Searcher]:
@@ -72,7 +72,7 @@ def tiny(tmp_path, tiny_template, searcher):
         if not kb_dir.exists():
             shutil.copytree(tiny_template, kb_dir)
         settings = load_settings(env={}, kb_dir=kb_dir, corpus=tmp_path / "corpus", **overrides)
-        return settings, Searcher(KnowledgeBase.open(settings, embedder=searcher.kb.embedder))
+        return settings, Searcher(KnowledgeBase.open(settings, embedder=embedder))
 
     return make
 
@@ -318,7 +318,6 @@ def _upload(client, *paths: Path, password: str = "") -> list[dict]:
     return detail["files"]
 
 
-@pytest.mark.corpus
 def test_upload_search_delete_round_trip(tiny, tmp_path):
     settings, searcher = tiny()
     src = note(tmp_path, "青松夜读制度.txt", f"青松夜读制度\n{UNIQUE}\n")
@@ -343,7 +342,6 @@ def test_upload_search_delete_round_trip(tiny, tmp_path):
         assert len(client.predict(api_name="/documents")) == n_docs
 
 
-@pytest.mark.corpus
 def test_upload_rejections_are_per_file_and_in_chinese(tiny, tmp_path):
     settings, searcher = tiny(max_upload_mb=1)
     good = note(tmp_path, "好文件.md", f"# 好文件\n\n{UNIQUE}\n")
@@ -371,7 +369,6 @@ def test_upload_rejections_are_per_file_and_in_chinese(tiny, tmp_path):
     assert not (settings.kb_dir / "uploads" / "超大.txt").exists()
 
 
-@pytest.mark.corpus
 def test_unsafe_names_are_stored_safely(tiny, tmp_path):
     from bot.service import Service
 
@@ -387,7 +384,6 @@ def test_unsafe_names_are_stored_safely(tiny, tmp_path):
     assert outcomes[0].status == "added" and {o.status for o in outcomes[1:]} == {"duplicate"}
 
 
-@pytest.mark.corpus
 def test_password_guards_changes(tiny, tmp_path):
     from gradio_client.exceptions import AppError
 
@@ -407,7 +403,6 @@ def test_password_guards_changes(tiny, tmp_path):
         assert client.predict("口令测试", PASSWORD, api_name="/delete")["ok"]
 
 
-@pytest.mark.corpus
 def test_non_loopback_bind_without_password_is_read_only(tiny, tmp_path):
     from bot.app import build_app
     from bot.service import Service
@@ -424,7 +419,6 @@ def test_non_loopback_bind_without_password_is_read_only(tiny, tmp_path):
     assert any("只读模式" in n for n in notes)
 
 
-@pytest.mark.corpus
 def test_script_in_a_passage_is_shown_as_text(tiny, tmp_path):
     settings, searcher = tiny()
     src = note(tmp_path, "脚本.txt", f"脚本测试文件\n青松夜读活动注意事项：{SCRIPT}，{UNIQUE}\n")
@@ -435,7 +429,6 @@ def test_script_in_a_passage_is_shown_as_text(tiny, tmp_path):
         assert "<script" not in json.dumps(chat, ensure_ascii=False)
 
 
-@pytest.mark.corpus
 def test_eval_report_is_served(tiny, tmp_path):
     settings, searcher = tiny()
     run = tmp_path / "reports" / "2026-05-01-dev"
@@ -450,13 +443,12 @@ def test_eval_report_is_served(tiny, tmp_path):
     assert report["metrics"] == {"retrieval": {"hit@5": 0.9}}
 
 
-@pytest.mark.corpus
-def test_an_empty_knowledge_base_says_what_to_do_then_accepts_uploads(tmp_settings, searcher, tmp_path):
+def test_an_empty_knowledge_base_says_what_to_do_then_accepts_uploads(tmp_settings, embedder, tmp_path):
     from bot.app import build_app
     from bot.handlers import doc_choices
     from bot.service import Service
 
-    empty = Searcher(KnowledgeBase.open(tmp_settings, embedder=searcher.kb.embedder))
+    empty = Searcher(KnowledgeBase.open(tmp_settings, embedder=embedder))
     service = Service(tmp_settings, searcher=empty)
     build_app(tmp_settings, service=service)
     assert service.documents() == [] and doc_choices(service.documents()) == [("全部文档", "")]
@@ -469,7 +461,6 @@ def test_an_empty_knowledge_base_says_what_to_do_then_accepts_uploads(tmp_settin
     assert "第三个周四" in service.ask("青松夜读活动什么时候开展？").answer
 
 
-@pytest.mark.corpus
 def test_a_busy_knowledge_base_leaves_uploads_untouched(tiny, tmp_path):
     from bot.service import Service
     from kb.errors import KnowledgeBaseBusy

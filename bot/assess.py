@@ -66,8 +66,12 @@ class Evidence:
 
 def focus_words(searcher: Searcher, q: Query, n: int = 2) -> list[str]:
     """Return the question's ``n`` rarest words that the texts use: what an answer sentence must be about."""
-    known = [w for w in dict.fromkeys(q.words)
-             if len(w) >= 2 and w in searcher.idf and not searcher.tokenizer.asks_or_qualifies(w)]
+    asks = q.expected.asks if q.expected is not None else ""
+    words = list(dict.fromkeys(q.words))
+    # Search segmentation also yields pieces of a word (活会 of 民主生活会); a piece is no topic of its own.
+    known = [w for w in words if len(w) >= 2 and w in searcher.idf and w not in asks
+             and not any(w != other and w in other for other in words)
+             and not searcher.tokenizer.asks_or_qualifies(w)]
     return sorted(known, key=lambda w: -searcher.token_weight(w))[:n]
 
 

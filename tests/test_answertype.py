@@ -15,7 +15,9 @@ def _expected(question):
     ("发展对象名单要公示几天？", "天数"),
     ("支部委员会每届任期几年？", "年数"),
     ("党员多长时间不参加组织生活会被视为自行脱党？", "时间或频次"),
-    ("民主生活会多久开一次？", "时间或频次"),
+    ("民主生活会多久开一次？", "频次"),
+    ("支委会一个月开几次？", "频次"),
+    ("党课一年要上几次", "频次"),
     ("查阅干部档案得去几个人？", "人数"),
     ("年满几岁可以申请入党？", "年龄"),
     ("岗位补贴是多少元？", "金额"),
@@ -48,6 +50,9 @@ def test_questions_asking_for_no_quantity(question):
     ("多久开一次？", "一般每年召开1次。", True),
     ("多久开一次？", "每季度召开一次。", True),
     ("多久开一次？", "应当定期召开。", False),
+    ("多久开一次？", "民主生活会足足开了两天。", False),
+    ("多久开一次？", "新闻联播头条用时近15分钟。", False),
+    ("一个月开几次？", "每月召开一次支部委员会。", True),
     ("得去几个人？", "查阅档案应当2人以上。", True),
     ("得去几个人？", "查阅档案应当由组织人事部门批准。", False),
     ("补贴多少元？", "每年补助400元到600元。", True),
@@ -59,6 +64,15 @@ def test_questions_asking_for_no_quantity(question):
 ])
 def test_whether_a_text_states_the_quantity(question, text, found):
     assert _expected(question).found_in(text) is found
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("党费按工资的百分之几交？", "百分之几"),
+    ("民主生活会多久开一次啊？", "多久开一次"),
+    ("发展对象名单要公示几天？", "几天"),
+])
+def test_the_asking_words_are_kept_apart_from_the_topic(question, asks):
+    assert _expected(question).asks == asks
 
 
 def test_years_named_and_stated():

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalog import Catalog
+from .catalog import Catalog, Manifest
 from .config import Settings
 from .embedding import Embedder, load_embedder, model_fingerprint
-from .errors import ModelMismatch
+from .errors import CatalogCorrupt, ModelMismatch
 from .store import ChunkStore, open_client
 
 
@@ -21,19 +21,31 @@ class KnowledgeBase:
     embedder: Embedder
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None, *, check_model: bool = True) -> KnowledgeBase:
+    def open(cls, settings: Settings, embedder: Embedder | None = None, *, check_model: bool = True,
+             repairing: bool = False) -> KnowledgeBase:
         """Open (creating if needed) the knowledge base in ``settings.kb_dir``.
 
-        Raises ModelMismatch when it was built with another model, unless ``check_model`` is False (reindex).
+        Raises ModelMismatch when it was built with another model, unless ``check_model`` is False (reindex), and
+        CatalogCorrupt when its catalog is damaged, unless ``repairing`` (then the default collection is opened).
         """
         embedder = embedder or load_embedder(settings.embed_model, str(settings.model_cache))
         catalog = Catalog(Path(settings.kb_dir))
-        manifest = catalog.load()
+        try:
+            manifest = catalog.load()
+        except CatalogCorrupt:
+            if not repairing:
+                raise
+            manifest = Manifest()
         fp = model_fingerprint(embedder)
         if check_model and manifest.model and manifest.documents and manifest.model.get("name") != fp["name"]:
             raise ModelMismatch(
                 f"知识库 {settings.kb_dir} 由嵌入模型 {manifest.model.get('name')} 构建，当前模型为 {fp['name']}；"
                 "请运行 `djkb reindex` 用当前模型重新嵌入（或把 DJKB_EMBED_MODEL 设回原模型）")
         client = open_client(Path(settings.kb_dir), settings.chroma_url)
-        store = ChunkStore(client, manifest.model if (not check_model and manifest.model) else fp)
+        store = ChunkStore(client, manifest.model if (not check_model and manifest.model) else fp, manifest.collection)
         return cls(settings=settings, catalog=catalog, store=store, embedder=embedder)
+
+    def reopen_store(self, manifest: Manifest) -> None:
+        """Open the vector collection ``manifest`` names anew, seeing what other processes wrote since."""
+        client = open_client(Path(self.settings.kb_dir), self.settings.chroma_url, fresh=True)
+        self.store = ChunkStore(client, manifest.model or model_fingerprint(self.embedder), manifest.collection)

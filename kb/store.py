@@ -43,8 +43,12 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict) -> Chunk:
     )
 
 
-def open_client(kb_dir: Path, chroma_url: str | None = None):
-    """Return a Chroma client: HTTP when ``chroma_url`` is set, else persistent under ``kb_dir/chroma``."""
+def open_client(kb_dir: Path, chroma_url: str | None = None, *, fresh: bool = False):
+    """Return a Chroma client: HTTP when ``chroma_url`` is set, else persistent under ``kb_dir/chroma``.
+
+    ``fresh`` opens the persistent store anew: Chroma caches one system per path, whose vector index does not
+    see what another process wrote since.
+    """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -57,6 +61,11 @@ def open_client(kb_dir: Path, chroma_url: str | None = None):
         except Exception as exc:
             raise DjkbError(f"无法连接 Chroma 服务 {chroma_url}：{exc}") from exc
     (kb_dir / "chroma").mkdir(parents=True, exist_ok=True)
+    if fresh:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Only this path's cached system is dropped; clients already holding it keep working until released.
+        SharedSystemClient._identifier_to_system.pop(str(kb_dir / "chroma"), None)
     return chromadb.PersistentClient(path=str(kb_dir / "chroma"), settings=chroma_settings)
 
 
@@ -64,6 +73,8 @@ class ChunkStore:
     """Chunks and their vectors in one Chroma collection that records which model made them."""
 
     def __init__(self, client, model: dict, collection: str = COLLECTION):
+        self.client = client
+        self.name = collection
         self._col = client.get_or_create_collection(
             collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
             metadata={"embed_model": model["name"], "embed_dim": model["dim"]},
@@ -91,6 +102,13 @@ class ChunkStore:
             if len(got) < _BATCH * 5:
                 return out
             offset += len(got)
+
+    def ids_of(self, doc_ids: Sequence[str]) -> set[str]:
+        """Return the stored chunk ids of the documents ``doc_ids``."""
+        out: set[str] = set()
+        for i in range(0, len(doc_ids), _BATCH):
+            out.update(self._col.get(where={"doc_id": {"$in": list(doc_ids[i:i + _BATCH])}}, include=[])["ids"])
+        return out
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Store chunks with their vectors; re-upserting the same ids is a no-op in effect."""

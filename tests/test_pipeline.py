@@ -14,7 +14,8 @@ import pytest
 
 from fixtures import regulation_text, write_corpus
 from ingest.chunker import chunk_document
-from ingest.pipeline import ingest, recover, remove
+from ingest.maintenance import recover, repair
+from ingest.pipeline import ingest, remove
 from ingest.structure import make_document
 from kb.base import KnowledgeBase
 from kb.catalog import Catalog

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .errors import DjkbError, ModelMismatch
-from .schema import HEADING_SEP, Chunk
+from .schema import Chunk
 
 COLLECTION = "djkb_chunks"
 _BATCH = 1000
@@ -30,17 +30,6 @@ def chunk_metadata(chunk: Chunk) -> dict:
         "issuer": chunk.issuer,
     }
     return {k: v for k, v in meta.items() if v is not None}
-
-
-def chunk_from_record(chunk_id: str, text: str, meta: dict) -> Chunk:
-    """Return the Chunk stored under ``chunk_id``."""
-    heading = meta.get("heading_path") or ""
-    return Chunk(
-        chunk_id=chunk_id, doc_id=meta["doc_id"], text=text, doc_title=meta["doc_title"], doc_type=meta["doc_type"],
-        source=meta["source"], heading_path=tuple(heading.split(HEADING_SEP)) if heading else (),
-        article=meta.get("article"), article_no=meta.get("article_no"), char_start=meta.get("char_start", 0),
-        char_end=meta.get("char_end", 0), date=meta.get("date"), issuer=meta.get("issuer"),
-    )
 
 
 def open_client(kb_dir: Path, chroma_url: str | None = None, *, fresh: bool = False):
@@ -111,11 +100,18 @@ class ChunkStore:
         return out
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Store chunks with their vectors; re-upserting the same ids is a no-op in effect."""
+        """Store chunks with their vectors; storing an id again is a no-op in effect.
+
+        A chunk id names its text (document hash, position, text hash) and a collection holds one model's vectors,
+        so an id already stored already has this vector. Chroma's ``add`` skips stored ids; its ``upsert`` cost per
+        chunk grows with the collection (64-chunk calls, 12,000 chunks: 4.6 → 10.2 ms, ``add`` flat at 5.3 ms).
+        The text is not stored here: djkb reads it from the per-document files, and Chroma's full-text index of
+        Chinese text was most of an insert's cost (the corpus in 64-chunk calls: 44 s with text, 13 s without).
+        """
         for i in range(0, len(chunks), _BATCH):
             part = chunks[i:i + _BATCH]
-            self._col.upsert(ids=[c.chunk_id for c in part], embeddings=vectors[i:i + _BATCH],
-                             documents=[c.text for c in part], metadatas=[chunk_metadata(c) for c in part])
+            self._col.add(ids=[c.chunk_id for c in part], embeddings=vectors[i:i + _BATCH],
+                          metadatas=[chunk_metadata(c) for c in part])
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(ids)

@@ -253,7 +253,7 @@ def test_a_full_disk_gives_one_message_and_loses_nothing(small_disk, tmp_path):
     assert not list((small_disk / "kb").rglob("*.tmp"))
     filler.unlink()
     report = ingest(KnowledgeBase.open(settings, embedder=HashEmbedder()), [tmp_path / "more"])
-    assert len(report.added) + len(report.duplicates) == 12 and not report.failures
+    assert len(report.added) + len(report.duplicates) + len(report.unchanged) == 12 and not report.failures
     consistent(KnowledgeBase.open(settings, embedder=HashEmbedder()))
 
 

@@ -83,7 +83,8 @@ def _settle_entry(kb: KnowledgeBase, manifest: Manifest, doc_id: str, adopt: boo
             reps.uncommitted += 1
         return
     try:
-        found = _entry_from_file(kb, doc_id)
+        in_file = tuple(c["chunk_id"] for c in kb.catalog.read_record(doc_id)["chunks"])
+        found = _entry_from_file(kb, doc_id) if in_file != entry.chunk_ids else entry
     except (OSError, ValueError, KeyError, TypeError):
         del manifest.documents[doc_id]  # the text is gone: nothing can be served or embedded again
         reps.lost += 1
@@ -94,13 +95,21 @@ def _settle_entry(kb: KnowledgeBase, manifest: Manifest, doc_id: str, adopt: boo
         manifest.documents[doc_id] = DocEntry(**{**found.__dict__, "sources": names})
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def _reconcile(kb: KnowledgeBase, manifest: Manifest, doc_ids: Iterable[str], stored: set[str],
                adopt: bool = False) -> Repairs:
     """Make the catalog, the files and the store agree for ``doc_ids``; ``stored`` holds their chunks in the store."""
     reps = Repairs()
     doc_ids = sorted(set(doc_ids))
     before = manifest.documents.changed.copy()
-    for doc_id in doc_ids:
+    # Newest files first: of two versions of one source file, the later one is adopted.
+    for doc_id in sorted(doc_ids, key=lambda d: -_mtime(kb.catalog.doc_path(d))) if adopt else doc_ids:
         _settle_entry(kb, manifest, doc_id, adopt, reps)
     owned = {cid for d in doc_ids if d in manifest.documents for cid in manifest.documents[d].chunk_ids}
     orphans = sorted(stored - owned)

@@ -37,7 +37,8 @@ class Repairs:
 
     @property
     def total(self) -> int:
-        return sum(getattr(self, f.name) for f in fields(self))
+        """The number of repairs made (missing vectors left for `djkb reindex` are not among them)."""
+        return sum(getattr(self, f.name) for f in fields(self) if f.name != "unembedded")
 
 
 def make_entry(doc: Document, chunks: list[Chunk], doc_audit, source: str, pipeline: str = PIPELINE_VERSION,

@@ -129,6 +129,21 @@ def test_an_interrupted_batch_is_undone_from_the_journal(hash_kb, tmp_path):
     consistent(hash_kb)
 
 
+def test_a_remove_interrupted_after_its_commit_is_finished_by_the_next_write(hash_kb, tmp_path):
+    paths = write_corpus(tmp_path / "c", regulations=3, speeches=0)
+    ingest(hash_kb, paths[:2])
+    manifest = hash_kb.catalog.load()
+    victim = sorted(manifest.documents)[0]
+    chunks = len(manifest.documents[victim].chunk_ids)
+    hash_kb.catalog.intend([victim])
+    del manifest.documents[victim]
+    hash_kb.catalog.commit(manifest)  # killed here: its chunks and file are still on disk
+    assert hash_kb.store.ids_of([victim]) and hash_kb.catalog.doc_path(victim).exists()
+    report = ingest(hash_kb, paths)
+    assert report.recovered == chunks + 1 and len(report.added) == 2  # its chunks and file; then it comes back
+    consistent(hash_kb)
+
+
 def test_repair_embeds_missing_vectors_and_never_drops_an_intact_document(hash_kb, tmp_path):
     paths = write_corpus(tmp_path / "c", regulations=2, speeches=0)
     ingest(hash_kb, paths)

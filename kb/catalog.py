@@ -175,7 +175,9 @@ class Catalog:
     def _db(self) -> Iterator[sqlite3.Connection]:
         """Yield a connection to the existing catalog in one transaction; corruption raises CatalogCorrupt."""
         try:
-            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+            # mode=rw: a catalog that vanished must not come back as an empty one.
+            uri = self.path.resolve().as_uri() + "?mode=rw"
+            with closing(sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)) as conn:
                 conn.execute("BEGIN")
                 try:
                     yield conn
@@ -188,9 +190,6 @@ class Catalog:
             if isinstance(exc, sqlite3.OperationalError) and not _CORRUPT.search(str(exc)):
                 raise  # a full disk or a lock, not damage
             raise self._corrupt(f"{CATALOG_FILE}: {exc}") from exc
-
-    def exists(self) -> bool:
-        return self.path.exists() or self.legacy_path.exists()
 
     def load(self) -> Manifest:
         """Return the committed state (empty if there is none yet); an old ``manifest.json`` is migrated first.
@@ -209,8 +208,8 @@ class Catalog:
         with self._db() as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta"))
             rows = conn.execute("SELECT doc_id, entry FROM documents").fetchall()
-        version = meta.get("version")
-        if version is None or "generation" not in meta:
+        version = meta.get("version", "")
+        if not version.isdigit() or not meta.get("generation", "").isdigit():
             raise self._corrupt("缺少版本信息")
         if int(version) > CATALOG_VERSION:
             raise CatalogCorrupt(f"知识库 {self.kb_dir} 的格式版本 {version} 高于本程序支持的 {CATALOG_VERSION}，"

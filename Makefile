@@ -43,6 +43,7 @@ bench: setup
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.ingest
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.search
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.embed
+	$(BIN)/python -m benchmarks.scale --corpus $(CORPUS) --factors 1 10
 
 clean:
 	rm -rf $(VENV) .djkb build *.egg-info

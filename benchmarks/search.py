@@ -69,7 +69,7 @@ def compare_bm25(searcher: Searcher, queries: list[str]) -> None:
 
 def enlarge(src: KnowledgeBase, dest_dir: Path, factor: int) -> KnowledgeBase:
     """Write a knowledge base holding ``factor`` copies of ``src``'s documents into ``dest_dir``."""
-    from ingest.pipeline import rebuild_lexical
+    from ingest.maintenance import rebuild_lexical
 
     shutil.rmtree(dest_dir, ignore_errors=True)
     kb = KnowledgeBase.open(replace(src.settings, kb_dir=dest_dir, chroma_url=None), embedder=src.embedder)

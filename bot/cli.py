@@ -9,9 +9,10 @@ import click
 
 from kb.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TOP_K, load_settings
 from kb.errors import DjkbError
+from kb.schema import DOC_TYPES
 
 from .clikit import bar, dump, fail, open_kb, settings_of
-from kb.schema import DOC_TYPES
+from .messages import repair_summary
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -81,7 +82,10 @@ def docs(ctx: click.Context, as_json: bool) -> None:
     """列出知识库中的文档：类型、片段数、条数、完整性检查。List documents."""
     from kb.catalog import Catalog
 
-    manifest = Catalog(settings_of(ctx).kb_dir).load()
+    try:
+        manifest = Catalog(settings_of(ctx).kb_dir).load()
+    except DjkbError as exc:
+        fail(exc)
     rows = [{
         "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
         "articles": e.articles, "audit": e.audit.summary(), "audit_ok": e.audit.ok, "date": e.date,
@@ -117,7 +121,7 @@ def remove(ctx: click.Context, targets: tuple[str, ...]) -> None:
 @click.pass_context
 def reindex(ctx: click.Context) -> None:
     """用当前嵌入模型重新嵌入全部片段。Re-embed every chunk with the current model."""
-    from ingest.pipeline import reindex as run_reindex
+    from ingest.maintenance import reindex as run_reindex
 
     kb = open_kb(settings_of(ctx), check_model=False)
     try:
@@ -125,6 +129,21 @@ def reindex(ctx: click.Context) -> None:
     except DjkbError as exc:
         fail(exc)
     click.echo(f"已用 {kb.embedder.name} 重新嵌入 {n} 个片段。")
+
+
+@cli.command()
+@click.pass_context
+def repair(ctx: click.Context) -> None:
+    """检查并修复知识库：重建损坏的目录、补嵌缺失的向量，不删除任何完好的文档。Rebuild the catalog and check every document."""
+    from kb.base import KnowledgeBase
+    from ingest.maintenance import repair as run_repair
+
+    try:
+        kb = KnowledgeBase.open(settings_of(ctx), check_model=False, repairing=True)
+        reps = run_repair(kb, progress=bar("检查"))
+    except DjkbError as exc:
+        fail(exc)
+    click.echo(f"检查完成：知识库共 {len(kb.catalog.load().documents)} 篇文档。" + repair_summary(reps))
 
 
 def _filters(doc_type: tuple[str, ...], doc: tuple[str, ...], date_from: str | None, date_to: str | None):

@@ -107,3 +107,22 @@ def ingest_summary(report, detailed: bool = False) -> str:
         lines += [f"  重复：{path} 与 {same} 内容相同，只保存一份" for path, same in report.duplicates]
     lines += [f"- 失败：{p if detailed else Path(p).name}：{r}" for p, r in report.failures]
     return "\n".join(lines)
+
+
+REPAIR_KINDS = (
+    ("adopted", "从文档文件重建目录 {} 篇"),
+    ("reembedded", "补嵌缺失向量 {} 个"),
+    ("orphans", "删除无主向量 {} 个"),
+    ("uncommitted", "清除未提交的文档文件 {} 个"),
+    ("lost", "移除文本已丢失的文档 {} 篇"),
+    ("collections", "删除旧代向量集合 {} 个"),
+)
+
+
+def repair_summary(reps) -> str:
+    """Return what `djkb repair` changed, in one Chinese line (``Repairs`` counts by kind)."""
+    done = [text.format(getattr(reps, kind)) for kind, text in REPAIR_KINDS if getattr(reps, kind)]
+    line = "；".join(done) + "。" if done else "一切完好，无需修复。"
+    if reps.unembedded:
+        line += f"另有 {reps.unembedded} 个片段缺少向量且当前模型与知识库不同，请运行 `djkb reindex`。"
+    return line

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 from kb.base import KnowledgeBase
 from kb.catalog import DocEntry, Manifest
 from kb.embedding import model_fingerprint
-from kb.errors import NotFound, ReadError
-from kb.lexical import BM25Index, get_tokenizer
+from kb.errors import DiskFull, NotFound, ReadError, disk_errors
+from kb.lexical import get_tokenizer
 from kb.schema import Chunk, Document
 
 from .chunker import PIPELINE_VERSION, chunk_document
+from .maintenance import make_entry, rebuild_lexical, recover, undo_interrupted
 from .readers import SUPPORTED_SUFFIXES, read_file
 from .structure import make_document
 
@@ -79,37 +80,6 @@ def source_key(path: Path) -> str:
     return str(Path(path).resolve())
 
 
-def recover(kb: KnowledgeBase, manifest: Manifest) -> int:
-    """Make store, files and manifest agree after a crash; return how many repairs were made.
-
-    Chunks no committed document owns are deleted; a document whose chunks are missing from the store is
-    dropped from the manifest, so the next ingest stores it again.
-    """
-    owned = manifest.chunk_ids()
-    stored = kb.store.ids()
-    orphans = stored - owned
-    kb.store.delete(sorted(orphans))
-    broken = [d for d, e in manifest.documents.items() if not set(e.chunk_ids) <= stored]
-    for doc_id in broken:
-        kb.store.delete(manifest.documents.pop(doc_id).chunk_ids)
-        kb.catalog.remove_doc_file(doc_id)
-    strays = kb.catalog.stray_doc_files(manifest)
-    for doc_id in strays:
-        kb.catalog.remove_doc_file(doc_id)
-    if broken:
-        kb.catalog.commit(manifest)
-    return len(orphans) + len(broken) + len(strays)
-
-
-def _entry(doc: Document, chunks: list[Chunk], audit, source: str) -> DocEntry:
-    return DocEntry(
-        doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, content_hash=doc.content_hash,
-        sources=(source,), chunk_ids=tuple(c.chunk_id for c in chunks), articles=audit.articles, audit=audit,
-        ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), chars=len(doc.text),
-        date=doc.date, issuer=doc.issuer, pipeline=PIPELINE_VERSION,
-    )
-
-
 def _detach(manifest: Manifest, source: str) -> None:
     """Remove ``source`` from the document that holds it, and the document itself if no source is left."""
     entry = manifest.doc_for_source(source)
@@ -124,25 +94,14 @@ def _detach(manifest: Manifest, source: str) -> None:
 
 def _purge(kb: KnowledgeBase, manifest: Manifest, entries: Sequence[DocEntry | None]) -> None:
     """Delete what ``entries`` stored that the committed ``manifest`` no longer owns: chunks, then files."""
-    owned = manifest.chunk_ids()
     for e in entries:
         if e is None:
             continue
+        current = manifest.documents.get(e.doc_id)  # chunk ids start with their document's id: no other owns them
+        owned = set(current.chunk_ids) if current else set()
         kb.store.delete([cid for cid in e.chunk_ids if cid not in owned])
-        if e.doc_id not in manifest.documents:
+        if current is None:
             kb.catalog.remove_doc_file(e.doc_id)
-
-
-def rebuild_lexical(kb: KnowledgeBase, manifest: Manifest) -> BM25Index:
-    """Rebuild and save the BM25 index from the stored token lists (tokenizing happened at ingest)."""
-    ids, tokens = [], []
-    for doc_id in sorted(manifest.documents):
-        _, chunks, doc_tokens = kb.catalog.read_doc(doc_id)
-        ids.extend(c.chunk_id for c in chunks)
-        tokens.extend(doc_tokens)
-    index = BM25Index.build(ids, tokens)
-    index.save(Path(kb.settings.kb_dir) / "bm25", manifest.generation)
-    return index
 
 
 @dataclass(frozen=True)
@@ -167,13 +126,15 @@ def _read(path: Path, source: str, max_bytes: int) -> Document:
 
 
 def _store_batch(kb: KnowledgeBase, manifest: Manifest, batch: Sequence[_Pending], report: IngestReport) -> None:
-    """Embed and store a batch of documents, then commit them in one manifest write."""
+    """Embed and store a batch of documents, then commit them in one catalog transaction."""
+    touched = [p.doc.doc_id for p in batch] + [e.doc_id for p in batch if (e := manifest.doc_for_source(p.source))]
+    kb.catalog.intend(touched)
     t0 = time.perf_counter()
     chunks = [c for p in batch for c in p.chunks]
     vectors = kb.embedder.embed_passages([c.embedding_text() for c in chunks])
     report.embed_seconds += time.perf_counter() - t0
     for p in batch:
-        kb.catalog.write_doc(p.doc, p.chunks, p.tokens)
+        kb.catalog.write_doc(p.doc, p.chunks, p.tokens, p.entry)
     kb.store.upsert(chunks, vectors)
     replaced: list[DocEntry | None] = []
     for p in batch:
@@ -187,6 +148,7 @@ def _store_batch(kb: KnowledgeBase, manifest: Manifest, batch: Sequence[_Pending
         report.chunks_added += len(p.chunks)
     kb.catalog.commit(manifest)
     _purge(kb, manifest, replaced)
+    kb.catalog.settle(touched)
 
 
 def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | None = None,
@@ -200,9 +162,9 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
     files, missing = collect_files(paths)
     report.failures.extend(missing)
     tokenizer = get_tokenizer(str(kb.settings.user_dict) if kb.settings.user_dict else None)
-    with kb.catalog.write_lock():
+    with kb.catalog.write_lock(), _undo_on_failure(kb):
         manifest = kb.catalog.load()
-        report.recovered = recover(kb, manifest)
+        report.recovered = recover(kb, manifest).total
         manifest.model = model_fingerprint(kb.embedder)
         pending: list[_Pending] = []
         limit = [EMBED_FIRST_CHUNKS]
@@ -233,13 +195,17 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
             if twin is not None and twin is not current:
                 report.duplicates.append((str(path), twin.sources[0]))
                 _detach(manifest, source)
+                if current is not None:
+                    kb.catalog.intend([current.doc_id])
                 manifest.documents[doc.doc_id] = replace(twin, sources=twin.sources + (source,))
                 kb.catalog.commit(manifest)
                 _purge(kb, manifest, [current])
+                kb.catalog.settle([current.doc_id] if current else [])
                 continue
             chunks, audit = chunk_document(doc)
             tokens = [tokenizer(c.embedding_text()) for c in chunks]
-            pending.append(_Pending(source, doc, chunks, tokens, _entry(doc, chunks, audit, source), current is not None))
+            pending.append(_Pending(source, doc, chunks, tokens, make_entry(doc, chunks, audit, source),
+                                    current is not None))
             if sum(len(p.chunks) for p in pending) >= limit[0]:
                 flush()
         flush()
@@ -255,8 +221,9 @@ def remove(kb: KnowledgeBase, target: str) -> DocEntry:
     A document stored under several names (identical content) stays until its last name is removed.
     Returns the entry as it was before the removal.
     """
-    with kb.catalog.write_lock():
+    with kb.catalog.write_lock(), _undo_on_failure(kb):
         manifest = kb.catalog.load()
+        recover(kb, manifest)
         entry = manifest.documents.get(target)
         if entry is not None:
             del manifest.documents[entry.doc_id]
@@ -265,34 +232,20 @@ def remove(kb: KnowledgeBase, target: str) -> DocEntry:
             if entry is None:
                 raise NotFound(f"知识库中没有文档 {target}（用 `djkb docs` 查看文档及其 ID）")
             _detach(manifest, source_key(Path(target)))
+        kb.catalog.intend([entry.doc_id])
         kb.catalog.commit(manifest)
         _purge(kb, manifest, [entry])
+        kb.catalog.settle([entry.doc_id])
         rebuild_lexical(kb, manifest)
     return entry
 
 
-def reindex(kb: KnowledgeBase, *, progress: Progress | None = None) -> int:
-    """Re-embed every stored chunk with ``kb``'s current model; return the number of chunks."""
-    from kb.store import COLLECTION, ChunkStore, open_client
-
-    with kb.catalog.write_lock():
-        manifest = kb.catalog.load()
-        client = open_client(Path(kb.settings.kb_dir), kb.settings.chroma_url)
-        try:
-            client.delete_collection(COLLECTION)
-        except Exception:
-            pass  # nothing to drop
-        # From here until the commit below, the manifest names chunks the store lacks; a crash is repaired by
-        # recover(), which drops those documents so that the next ingest stores them again.
-        kb.store = ChunkStore(client, model_fingerprint(kb.embedder))
-        total = 0
-        ids = sorted(manifest.documents)
-        for i, doc_id in enumerate(ids, 1):
-            if progress:
-                progress(doc_id, i, len(ids))
-            _, chunks, _ = kb.catalog.read_doc(doc_id)
-            kb.store.upsert(chunks, kb.embedder.embed_passages([c.embedding_text() for c in chunks]))
-            total += len(chunks)
-        manifest.model = model_fingerprint(kb.embedder)
-        kb.catalog.commit(manifest)
-    return total
+@contextmanager
+def _undo_on_failure(kb: KnowledgeBase) -> Iterator[None]:
+    """Report a full disk as DiskFull and undo the interrupted write at once, where the disk still allows it."""
+    try:
+        with disk_errors(kb.settings.kb_dir):
+            yield
+    except DiskFull:
+        undo_interrupted(kb)
+        raise

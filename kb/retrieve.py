@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from .terms import load_terms
 from .titles import match_title
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
-from .catalog import Manifest
+from .catalog import DocEntry, Manifest
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .lexical import BM25Index, get_tokenizer
 from .schema import Chunk, Hit
@@ -200,32 +201,47 @@ class Searcher:
         self.tokenizer = get_tokenizer(str(kb.settings.user_dict) if kb.settings.user_dict else None)
         self.terms = load_terms(str(kb.settings.terms_file) if kb.settings.terms_file else None)
         self._generation = -1
-        self._stamp: tuple[int, int] | None = (-1, -1)  # no manifest has this stamp, not even a missing one (None)
+        self._stamp: bytes | None = b"unread"  # no catalog has this stamp, not even a missing one (None)
+        self._docs: dict[str, tuple[DocEntry, list[Chunk], list[list[str]]]] = {}
+        self._reload = threading.Lock()
         self.refresh()
 
     def refresh(self) -> None:
-        """Reload chunks and the BM25 index if the knowledge base changed since they were loaded."""
+        """Reload what changed if another write committed since the last load (a read of 4 bytes when none did).
+
+        A change made by another process also reopens the vector collection, whose index would not see it.
+        """
         stamp = self.kb.catalog.stamp()
         if stamp == self._stamp:
-            return  # a stat is cheaper than parsing the manifest on every query
-        for attempt in range(3):
-            manifest = self.kb.catalog.load()
-            if manifest.generation == self._generation:
-                self._stamp = stamp
+            return
+        with self._reload:
+            if stamp == self._stamp:
                 return
-            try:
-                chunks, tokens = self._read_chunks(manifest)
-                break
-            except FileNotFoundError:
-                # An ingest committed between our manifest read and the file reads: read its new state.
-                if attempt == 2:
-                    raise
-        self._stamp = stamp
+            for attempt in range(3):
+                manifest = self.kb.catalog.load()
+                if manifest.generation == self._generation:
+                    self._stamp = stamp
+                    return
+                try:
+                    docs = self._read_docs(manifest)
+                    break
+                except FileNotFoundError:
+                    # A write committed between our catalog read and the file reads: read its new state.
+                    if attempt == 2:
+                        raise
+            if self._generation >= 0 or manifest.collection != self.kb.store.name:
+                self.kb.reopen_store(manifest)
+            self._load(manifest, docs)
+            self._stamp = stamp
+
+    def _load(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, list[Chunk], list[list[str]]]]) -> None:
+        chunks = {c.chunk_id: c for d in sorted(docs) for c in docs[d][1]}
+        tokens = [t for d in sorted(docs) for t in docs[d][2]]
         # Only writers save the BM25 index; a reader that finds it stale builds its own copy in memory.
         index = BM25Index.load(Path(self.kb.settings.kb_dir) / "bm25", manifest.generation)
         if index is None or index.chunk_ids != list(chunks):
             index = BM25Index.build(list(chunks), tokens)
-        self.manifest, self.chunks, self.bm25 = manifest, chunks, index
+        self.manifest, self.chunks, self.bm25, self._docs = manifest, chunks, index, docs
         self.idf = inverse_document_frequency(tokens)
         self._max_idf = max(self.idf.values(), default=1.0)
         self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
@@ -239,15 +255,17 @@ class Searcher:
         self.in_regulations = in_regulations
         self._generation = manifest.generation
 
-    def _read_chunks(self, manifest: Manifest) -> tuple[dict[str, Chunk], list[list[str]]]:
-        chunks: dict[str, Chunk] = {}
-        tokens: list[list[str]] = []
-        for doc_id in sorted(manifest.documents):
-            _, doc_chunks, doc_tokens = self.kb.catalog.read_doc(doc_id)
-            for c, t in zip(doc_chunks, doc_tokens):
-                chunks[c.chunk_id] = c
-                tokens.append(t)
-        return chunks, tokens
+    def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, list[Chunk], list[list[str]]]]:
+        """Return each document's entry, chunks and tokens, reading only the files of documents that changed."""
+        out = {}
+        for doc_id, entry in manifest.documents.items():
+            cached = self._docs.get(doc_id)
+            if cached is not None and cached[0].chunk_ids == entry.chunk_ids:
+                out[doc_id] = (entry, cached[1], cached[2])
+            else:
+                _, chunks, tokens = self.kb.catalog.read_doc(doc_id)
+                out[doc_id] = (entry, chunks, tokens)
+        return out
 
     def parse(self, query: str | Query) -> Query:
         """Return ``query`` parsed once (a Query passes through); raises DjkbError for an empty one."""

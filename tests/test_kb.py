@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from fixtures import write_corpus
-from ingest.pipeline import ingest, reindex
+from ingest.maintenance import reindex
+from ingest.pipeline import ingest
 from kb.base import KnowledgeBase
 from kb.config import load_settings
 from kb.embedding import HashEmbedder, load_embedder, prompts_for

@@ -116,7 +116,8 @@ def _reconcile(kb: KnowledgeBase, manifest: Manifest, doc_ids: Iterable[str], st
     orphans = sorted(stored - owned)
     kb.store.delete(orphans)
     reps.orphans = len(orphans)
-    same_model = manifest.model is None or fingerprint_conflict(manifest.model, model_fingerprint(kb.embedder), "") is None
+    current = model_fingerprint(kb.embedder)
+    same_model = manifest.model is None or fingerprint_conflict(manifest.model, current, "") is None
     missing: list[Chunk] = []
     for doc_id in doc_ids:
         if doc_id in manifest.documents and not set(manifest.documents[doc_id].chunk_ids) <= stored:

@@ -199,13 +199,21 @@ def _endpoint(method):
         return call
 
     @functools.wraps(method)
-    def call_with_client(*args, request: gr.Request, **kwargs):
+    def call_with_client(*args, **kwargs):
+        # Gradio passes the request where the signature below puts it: last.
+        if "request" in kwargs:
+            request = kwargs.pop("request")
+        else:
+            *args, request = args
         with user_errors():
             return method(*args, client=client_of(request), **kwargs)
 
     params = [p for p in signature.parameters.values() if p.name != "client"]
-    params.append(inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=gr.Request))
+    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                    annotation=gr.Request))
     call_with_client.__signature__ = signature.replace(parameters=params)
+    call_with_client.__annotations__ = {**{k: v for k, v in method.__annotations__.items() if k != "client"},
+                                        "request": gr.Request}
     return call_with_client
 
 

@@ -327,6 +327,7 @@ class Service:
         """Hold the app's write lock; a lost Chroma server becomes one Chinese message (nothing was changed)."""
         with self._write_lock:
             try:
+                self.kb.store.count()  # ask Chroma first: a removal commits before it deletes vectors
                 yield
             except Exception as exc:
                 if limits.store_down(exc):
@@ -367,15 +368,13 @@ class Service:
         if len(files) > limits.MAX_FILES_PER_REQUEST:
             raise DjkbError(msg.too_many_files(len(files), limits.MAX_FILES_PER_REQUEST))
         outcomes: dict[int, FileOutcome] = {}
-        with self._write_lock:
+        with self._writing():
             kept: dict[str, Stored] = {}
             try:
                 self._store_and_ingest(files, outcomes, progress, kept)
-            except BaseException as exc:
+            except BaseException:
                 for stored in kept.values():
                     stored.undo()  # nothing was ingested: leave the uploads folder as it was
-                if isinstance(exc, Exception) and limits.store_down(exc):
-                    raise DjkbError(msg.STORE_DOWN_WRITE) from exc
                 raise
         self._changed()
         return [outcomes[i] for i in range(len(files))]

@@ -161,7 +161,8 @@ def _eval_tab() -> EvalTab:
 def _wire_qa(h: Handlers, qa: QaTab) -> None:
     gr.on([qa.question.submit, qa.ask.click], h.respond,
           inputs=[qa.question, qa.chatbot, qa.turns, qa.doc_type, qa.doc],
-          outputs=[qa.chatbot, qa.cards, qa.turns, qa.question], api_name="chat", concurrency_limit=4)
+          outputs=[qa.chatbot, qa.cards, qa.turns, qa.question], api_name="chat",
+          concurrency_limit=READ_CONCURRENCY)
     qa.clear.click(h.clear, outputs=[qa.chatbot, qa.turns, qa.cards], api_visibility="private")
     qa.chatbot.clear(lambda: h.clear()[1:], outputs=[qa.turns, qa.cards], api_visibility="private")
 

@@ -57,7 +57,6 @@ class Throttle:
         with self._lock:
             count = self._strikes.get(client, Strikes()).count + 1
             self._strikes[client] = Strikes(count, self._clock() + delay_after(count))
-            self._unlocked.pop(client, None)
             _forget_oldest(self._strikes)
 
     def succeeded(self, client: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.config import DEFAULT_HOST, Settings
-from kb.errors import DjkbError, KnowledgeBaseBusy, NotFound
+from kb.errors import DjkbError, NotFound
 from kb.progress import Progress
 from kb.retrieve import Filters, Searcher
 from kb.schema import DOC_TYPES, Answer, Chunk, Document, Hit

@@ -388,11 +388,18 @@ def test_password_guards_changes(tiny, tmp_path):
     settings, searcher = tiny(admin_password=PASSWORD)
     src = note(tmp_path, "口令.txt", f"口令测试\n{UNIQUE}\n")
     with serve(settings, searcher) as (url, client):
+        import httpx
+
         before = client.predict(api_name="/documents")
-        with pytest.raises(PermissionDenied, match="密码错误"):
+        assert "密码错误" in client.predict("wrong", api_name="/unlock")[0]
+        with pytest.raises(httpx.HTTPStatusError, match="403"):  # refused by the upload route, before storing
             _upload(client, src, password="wrong")
         assert not (settings.kb_dir / "uploads").exists()
         assert client.predict(api_name="/documents") == before
+        assert "密码正确" in client.predict(PASSWORD, api_name="/unlock")[0]
+        with pytest.raises(PermissionDenied, match="密码错误"):
+            _upload(client, src, password="wrong")
+        assert not (settings.kb_dir / "uploads").exists()
         assert _upload(client, src, password=PASSWORD)[0]["status"] == "added"
         report = client.predict("uploads", PASSWORD, api_name="/reingest")
         assert report["ok"] and report["report"]["unchanged"] == 1

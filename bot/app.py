@@ -31,7 +31,10 @@ IMPORT_POLL_S = 2.0
 CACHE_PURGE_S = (3600, 3600)  # Gradio deletes its temporary files older than an hour, every hour
 # Gradio's own English strings of the upload box, in Chinese whatever the browser's language.
 UPLOAD_TEXTS = {"upload_text.drop_file": msg.UPLOAD_DROP, "upload_text.click_to_upload": msg.UPLOAD_CLICK,
-                "upload_text.or": msg.UPLOAD_OR}
+                "common.or": msg.UPLOAD_OR}
+# The locales Gradio 6 ships translations for: each gets the Chinese upload texts.
+GRADIO_LOCALES = ("ar", "ca", "ckb", "de", "en", "es", "et", "eu", "fa", "fr", "he", "id", "ja", "ko", "lt", "nb",
+                  "pt-BR", "pt", "ro", "ru", "sv", "ta", "th", "tr", "uk", "ur", "uz", "zh-CN", "zh-TW")
 
 
 @dataclass(frozen=True)
@@ -280,7 +283,7 @@ def launch(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
         max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(service.reports_dir)],
         ssr_mode=False, footer_links=["api"], css=views.CSS, app_kwargs={"middleware": [gate]},
         theme=gr.themes.Default(primary_hue="red", font=CJK_FONTS, font_mono=["monospace"]),
-        i18n=gr.I18n(en=UPLOAD_TEXTS, **{"zh-CN": UPLOAD_TEXTS}),
+        i18n=gr.I18n(**dict.fromkeys(GRADIO_LOCALES, UPLOAD_TEXTS)),
         ssl_certfile=ssl[0] if ssl else None, ssl_keyfile=ssl[1] if ssl else None, ssl_verify=False,
     )
     print(f"{msg.TITLE}已启动：{url}（启动用时 {time.perf_counter() - started:.1f} 秒；按 Ctrl+C 退出）", flush=True)

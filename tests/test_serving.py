@@ -466,12 +466,15 @@ def test_first_start_imports_regulations_first_in_the_background(tmp_path):
         assert "知识库仍在导入" in answer.notice
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page()
+            page = browser.new_page(locale="en-US")
             page.goto(url)
             expect(page.locator("#djkb-import")).to_contain_text(re.compile(r"正在导入 \d/5 …"))
             embedder.gate.set()
             svc.importer.join(60)
             expect(page.locator("#djkb-import")).to_contain_text("导入完成：新增 5 篇", timeout=15_000)
+            page.get_by_role("tab", name="知识库").click()
+            expect(page.locator("#djkb-files")).to_contain_text("拖放文件到此处")  # Gradio's "Drop File Here"
+            expect(page.locator("#djkb-files")).not_to_contain_text("Drop File Here")
             browser.close()
     finally:
         embedder.gate.set()

@@ -72,13 +72,13 @@ def rss_mb(pid: int) -> float:
         return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
 
 
-def start_server(kb: Path, port: int) -> subprocess.Popen:
-    """Start ``djkb serve`` on 127.0.0.1:port and wait until it answers."""
+def start_server(kb: Path, port: int, tree: Path = ROOT) -> subprocess.Popen:
+    """Start ``djkb serve`` of the source ``tree`` on 127.0.0.1:port and wait until it answers."""
     import httpx
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "--kb-dir", str(kb), "serve", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--port", str(port)], cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -184,18 +184,21 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50, help="closed loop: concurrent users")
     ap.add_argument("--seconds", type=float, default=60.0, help="length of each loop")
     ap.add_argument("--soak", type=float, default=0.0, help="soak minutes (closed loop, RSS printed each minute)")
+    ap.add_argument("--tree", type=Path, default=ROOT, help="serve this source tree (a baseline checkout)")
+    ap.add_argument("--skip-long", action="store_true", help="leave out the 100,000-character question")
     args = ap.parse_args()
     if not (args.kb / "manifest.json").is_file():
         raise SystemExit(f"no knowledge base at {args.kb}: build one with `djkb ingest` first")
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
-    server = start_server(args.kb, port)
+    server = start_server(args.kb.resolve(), port, args.tree.resolve())
     try:
         qs = questions()
         print(f"server pid {server.pid}, {len(qs)} questions; RSS at start {rss_mb(server.pid):.0f} MB", flush=True)
-        timed_ms = long_question_delay(base, qs)
-        print(f"long question: a normal question takes {timed_ms[0] / 1000:.2f} s alone, {timed_ms[1] / 1000:.2f} s "
-              f"beside a {LONG_CHARS:,}-character one (delay {(timed_ms[1] - timed_ms[0]) / 1000:+.2f} s)", flush=True)
+        if not args.skip_long:
+            alone, beside = long_question_delay(base, qs)
+            print(f"long question: a normal question takes {alone / 1000:.2f} s alone, {beside / 1000:.2f} s beside "
+                  f"a {LONG_CHARS:,}-character one (delay {(beside - alone) / 1000:+.2f} s)", flush=True)
         print(open_loop(base, qs, args.rate, args.seconds).line(f"open loop {args.rate:g}/s × {args.seconds:g} s",
                                                                 args.seconds), flush=True)
         print(f"RSS {rss_mb(server.pid):.0f} MB", flush=True)

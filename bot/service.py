@@ -26,6 +26,7 @@ from kb.schema import DOC_TYPES, Answer, Chunk, Document, Hit
 from . import limits
 from . import messages as msg
 from .answer import Answerer
+from .batching import batching
 from .background import BackgroundImport, ImportState, ordered_paths
 from .context import Context, context_window
 from .guard import Throttle
@@ -120,6 +121,8 @@ class Service:
 
         self.settings = settings
         self.searcher = searcher or Searcher(KnowledgeBase.open(settings))
+        # Concurrent questions share one embedding pass (bot/batching.py); ingest calls pass straight through.
+        self.searcher.kb.embedder = batching(self.searcher.kb.embedder)
         if llm is None:
             from .llm import ChatClient
 

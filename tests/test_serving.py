@@ -480,3 +480,31 @@ def test_first_start_imports_regulations_first_in_the_background(tmp_path):
         embedder.gate.set()
         demo.close()
     assert len(svc.documents()) == 5 and "知识库仍在导入" not in (svc.ask("测试工作条例一").notice or "")
+
+
+# ------------------------------------------------------------------------------------------ shared query passes
+
+def test_concurrent_queries_share_embedding_passes_and_get_their_own_vectors():
+    from bot.batching import BatchingEmbedder
+
+    class Counting(HashEmbedder):
+        passes: list[int] = []
+
+        def embed_queries(self, texts):
+            self.passes.append(len(texts))
+            time.sleep(0.05)  # a pass long enough for others to queue behind it
+            return super().embed_queries(texts)
+
+    inner = Counting()
+    shared = BatchingEmbedder(inner)
+    texts = [f"第{i}个问题：党费怎样交纳" for i in range(24)]
+    out: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, shared.embed_queries([texts[i]])))
+               for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.allclose(out[i][0], HashEmbedder().embed_queries([texts[i]])[0]) for i in range(24))
+    assert sum(inner.passes) == 24 and len(inner.passes) < 24 and max(inner.passes) > 1
+    assert shared.name == inner.name and shared.embed_passages(["甲乙"]).shape == (1, inner.dim)

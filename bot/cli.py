@@ -272,9 +272,10 @@ def serve(ctx, host: str, port: int, corpus: Path | None, ssl_certfile: Path | N
           wait_chroma: int) -> None:
     """启动网页应用（问答、学习材料、知识库、评测）。Start the Gradio web app."""
     from bot.app import launch
-    from bot.serving import check_port, check_ssl, open_service
+    from bot.serving import check_port, check_ssl, limit_malloc_arenas, open_service
 
     settings = _settings(ctx)
+    limit_malloc_arenas()
     try:
         ssl = check_ssl(ssl_certfile, ssl_keyfile)
         check_port(host, port)

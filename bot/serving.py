@@ -16,6 +16,23 @@ from . import messages as msg
 from .limits import store_down
 
 CHROMA_RETRY_S = 2.0
+# glibc gives each new thread its own malloc arena (up to 8 per core); Gradio's worker threads then keep freed memory
+# apart and the server's RSS climbs under load. Two arenas held a 600-question threaded run flat (1,408 → 1,458 MB,
+# against 1,453 → 1,635 MB by default; benchmarks/load.py, README "Serving").
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for the threads started from now on; return whether it applied (glibc only)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        return bool(name) and ctypes.CDLL(name).mallopt(_M_ARENA_MAX, arenas) == 1
+    except (OSError, AttributeError):
+        return False
 
 
 def check_port(host: str, port: int) -> None:

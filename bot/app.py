@@ -28,6 +28,10 @@ DOC_COLUMN_WIDTHS = ["11%", "27%", "9%", "5%", "5%", "6%", "10%", "16%", "11%"]
 # thrashing (benchmarks/load.py: closed loop, 50 clients; README "Serving").
 READ_CONCURRENCY = 8
 IMPORT_POLL_S = 2.0
+# Gradio keeps a copy of the page's state per session, and every API call is a session of its own (~0.1 MB each
+# with the regulations' document lists, ~93 KB measured on a 5-document base): its default of 10,000 grew the
+# server by ~100 MB a minute under load. 500 of the most recent sessions keep every open tab's conversation.
+SESSIONS_KEPT = 500
 CACHE_PURGE_S = (3600, 3600)  # Gradio deletes its temporary files older than an hour, every hour
 # Gradio's own English strings of the upload box, in Chinese whatever the browser's language.
 UPLOAD_TEXTS = {"upload_text.drop_file": msg.UPLOAD_DROP, "upload_text.click_to_upload": msg.UPLOAD_CLICK,
@@ -282,6 +286,7 @@ def launch(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
         server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
         max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(service.reports_dir)],
         ssr_mode=False, footer_links=["api"], css=views.CSS, app_kwargs={"middleware": [gate]},
+        state_session_capacity=SESSIONS_KEPT,
         theme=gr.themes.Default(primary_hue="red", font=CJK_FONTS, font_mono=["monospace"]),
         i18n=gr.I18n(**dict.fromkeys(GRADIO_LOCALES, UPLOAD_TEXTS)),
         ssl_certfile=ssl[0] if ssl else None, ssl_keyfile=ssl[1] if ssl else None, ssl_verify=False,

@@ -29,9 +29,9 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; \
 	fi
 
+# The app starts at once; the corpus is ingested in the background (regulations first, unchanged files skipped).
 run: setup
-	$(BIN)/djkb ingest --if-empty $(CORPUS)
-	$(BIN)/djkb serve --host $(HOST) --port $(PORT)
+	$(BIN)/djkb serve --host $(HOST) --port $(PORT) --ingest $(CORPUS)
 
 test: setup system-deps
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m pytest tests -q

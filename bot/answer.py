@@ -7,7 +7,7 @@ from functools import partial
 
 from kb.errors import LLMError
 from kb.query import Query
-from kb.retrieve import Filters, Searcher
+from kb.retrieve import Filters, Mode, Searcher
 from kb.schema import Answer, Citation, Hit
 from kb.sentences import split_sentences
 
@@ -37,16 +37,18 @@ class Retrieval:
 class Answerer:
     """Answers questions from one searcher, extractively or through an LLM."""
 
-    def __init__(self, searcher: Searcher, policy: Answerability = DEFAULT_ANSWERABILITY, llm=None):
+    def __init__(self, searcher: Searcher, policy: Answerability = DEFAULT_ANSWERABILITY, llm=None,
+                 mode: Mode = "hybrid"):
         self.searcher = searcher
         self.policy = policy
         self.llm = llm
+        self.mode = mode  # "lexical" answers while the vector store is unreachable
 
     def retrieve(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None,
                  k: int = HITS_PER_ANSWER) -> Retrieval:
         """Return the parsed stand-alone question, its hits and the evidence assessment."""
         q = self.searcher.parse(rewrite(query, history))
-        hits = self.searcher.search(q, k=k, filters=filters)
+        hits = self.searcher.search(q, k=k, mode=self.mode, filters=filters)
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))
 
     def ask(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:

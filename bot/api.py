@@ -7,6 +7,7 @@ from __future__ import annotations
 from kb.schema import Answer
 
 from . import messages as msg
+from .limits import hide_paths, hide_paths_in
 from .reports import load_report
 from .service import Service
 
@@ -56,14 +57,14 @@ class Api:
         return {"chunk_id": chunk_id, "doc_title": chunk.doc_title, "heading_path": chunk.heading,
                 "article": chunk.article, **around}
 
-    def delete(self, doc: str, password: str = "") -> dict:
+    def delete(self, doc: str, password: str = "", client: str = "") -> dict:
         """Delete a document by id or title (needs the admin password when one is set)."""
-        return {"ok": True, "message": self.service.delete(doc, password)}
+        return {"ok": True, "message": self.service.delete(doc, password, client=client)}
 
-    def reingest(self, source: str = "uploads", password: str = "") -> dict:
+    def reingest(self, source: str = "uploads", password: str = "", client: str = "") -> dict:
         """Ingest the uploads folder ('uploads') or the corpus folder ('corpus') again, incrementally."""
-        report = self.service.reingest(source, password)
-        return {"ok": True, "message": msg.ingest_summary(report), "report": report.to_dict()}
+        report = self.service.reingest(source, password, client=client)
+        return {"ok": True, "message": hide_paths(msg.ingest_summary(report)), "report": hide_paths_in(report.to_dict())}
 
     def eval_report(self) -> dict:
         """Return the latest evaluation report (report.md, metrics, chart names)."""

@@ -6,6 +6,7 @@ in bot/service.py; the JSON endpoints are bot/api.py; labels and messages are bo
 from __future__ import annotations
 
 import functools
+import inspect
 import time
 from dataclasses import dataclass
 
@@ -13,14 +14,31 @@ import gradio as gr
 
 from kb.config import DEFAULT_HOST, DEFAULT_PORT, Settings
 
+from . import limits
 from . import messages as msg
 from . import views
 from .api import CONCURRENT, ENDPOINTS, Api
-from .handlers import Handlers, doc_choices, doc_table, user_errors
+from .guard import UploadGate
+from .handlers import Handlers, client_of, doc_choices, doc_table, user_errors
 from .service import SOURCES, Service
 
 CJK_FONTS = ["WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "sans-serif"]
 DOC_COLUMN_WIDTHS = ["11%", "27%", "9%", "5%", "5%", "6%", "10%", "16%", "11%"]
+# Read events that may run at once. On 2 cores, 8 keeps short questions from queueing behind long ones without
+# thrashing (benchmarks/load.py: closed loop, 50 clients; README "Serving").
+READ_CONCURRENCY = 8
+IMPORT_POLL_S = 2.0
+# Gradio keeps a copy of the page's state per session, and every API call is a session of its own (~0.1 MB each
+# with the regulations' document lists, ~93 KB measured on a 5-document base): its default of 10,000 grew the
+# server by ~100 MB a minute under load. 500 of the most recent sessions keep every open tab's conversation.
+SESSIONS_KEPT = 500
+CACHE_PURGE_S = (3600, 3600)  # Gradio deletes its temporary files older than an hour, every hour
+# Gradio's own English strings of the upload box, in Chinese whatever the browser's language.
+UPLOAD_TEXTS = {"upload_text.drop_file": msg.UPLOAD_DROP, "upload_text.click_to_upload": msg.UPLOAD_CLICK,
+                "common.or": msg.UPLOAD_OR}
+# The locales Gradio 6 ships translations for: each gets the Chinese upload texts.
+GRADIO_LOCALES = ("ar", "ca", "ckb", "de", "en", "es", "et", "eu", "fa", "fr", "he", "id", "ja", "ko", "lt", "nb",
+                  "pt-BR", "pt", "ro", "ru", "sv", "ta", "th", "tr", "uk", "ur", "uz", "zh-CN", "zh-TW")
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,7 @@ def _qa_tab(choices: list[tuple[str, str]]) -> QaTab:
                                  placeholder="请在下方输入问题，或点击示例问题。")
             with gr.Row():
                 question = gr.Textbox(show_label=False, placeholder="请输入问题，例如：预备党员的预备期是多长时间？",
-                                      scale=5, elem_id="djkb-question", max_lines=4)
+                                      scale=5, elem_id="djkb-question", max_lines=4, max_length=limits.MAX_QUERY_CHARS)
                 ask = gr.Button("提问", variant="primary", scale=1, elem_id="djkb-ask")
             gr.Examples([[q] for q in msg.EXAMPLES], inputs=[question], label="示例问题")
             with gr.Row():
@@ -95,7 +113,7 @@ def _study_tab() -> StudyTab:
         gr.Markdown(msg.STUDY_INTRO)
         with gr.Row():
             topic = gr.Textbox(label="学习主题", placeholder="例如：民主生活会、预备党员、党费", scale=3,
-                               elem_id="djkb-topic")
+                               elem_id="djkb-topic", max_length=limits.MAX_TOPIC_CHARS)
             n_items = gr.Slider(1, 30, value=10, step=1, label="题目数量")
             seed = gr.Number(0, precision=0, label="随机种子（换一组题）")
         with gr.Row():
@@ -115,13 +133,14 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
     access, writable = service.access, service.access.writable
     with gr.Tab("知识库", id="kb"):
         gr.Markdown(access.note, elem_id="djkb-access")
-        password = gr.Textbox(label="管理员密码", type="password", visible=access.needs_password,
+        password = gr.Textbox(label="管理员密码（输入后按回车）", type="password", visible=access.needs_password,
                               elem_id="djkb-password")
         with gr.Row(equal_height=False):
             with gr.Column():
                 files = gr.File(label=f"上传文件（{' '.join(SUPPORTED_SUFFIXES)}；单个不超过 "
-                                      f"{service.settings.max_upload_mb} MB）", file_count="multiple",
-                                interactive=writable, elem_id="djkb-files")
+                                      f"{service.settings.max_upload_mb} MB，一次最多 {limits.MAX_FILES_PER_REQUEST} 个）",
+                                file_count="multiple", interactive=writable and not access.needs_password,
+                                elem_id="djkb-files")
                 upload = gr.Button("上传并导入", variant="primary", interactive=writable, elem_id="djkb-upload")
             with gr.Column():
                 del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="删除文档", filterable=True,
@@ -149,7 +168,8 @@ def _eval_tab() -> EvalTab:
 def _wire_qa(h: Handlers, qa: QaTab) -> None:
     gr.on([qa.question.submit, qa.ask.click], h.respond,
           inputs=[qa.question, qa.chatbot, qa.turns, qa.doc_type, qa.doc],
-          outputs=[qa.chatbot, qa.cards, qa.turns, qa.question], api_name="chat", concurrency_limit=4)
+          outputs=[qa.chatbot, qa.cards, qa.turns, qa.question], api_name="chat",
+          concurrency_limit=READ_CONCURRENCY)
     qa.clear.click(h.clear, outputs=[qa.chatbot, qa.turns, qa.cards], api_visibility="private")
     qa.chatbot.clear(lambda: h.clear()[1:], outputs=[qa.turns, qa.cards], api_visibility="private")
 
@@ -164,30 +184,62 @@ def _wire_study(h: Handlers, st: StudyTab) -> None:
 
 def _wire_kb(h: Handlers, kb: KbTab, qa: QaTab) -> None:
     lists = [kb.table, qa.doc, kb.del_doc]
+    gr.on([kb.password.submit, kb.password.blur], h.unlock, inputs=[kb.password], outputs=[kb.status, kb.files],
+          api_name="unlock", concurrency_limit=1)
     kb.upload.click(h.upload, inputs=[kb.files, kb.password],
-                    outputs=[kb.status, kb.detail, *lists, kb.files], api_name="upload")
+                    outputs=[kb.status, kb.detail, *lists, kb.files], api_name="upload", concurrency_limit=1)
     kb.delete.click(h.delete, inputs=[kb.del_doc, kb.password], outputs=[kb.status, *lists],
-                    api_visibility="private")
+                    api_visibility="private", concurrency_limit=1)
     kb.reingest.click(h.reingest, inputs=[kb.source, kb.password], outputs=[kb.status, kb.detail, *lists],
-                      api_visibility="private")
+                      api_visibility="private", concurrency_limit=1)
     kb.refresh.click(h.documents, outputs=lists, api_visibility="private")
 
 
 def _endpoint(method):
-    """Return ``method`` with its DjkbError shown to the API client as a Gradio error (signature kept for the docs)."""
+    """Return ``method`` with any error shown to the API client as a Chinese Gradio error (signature kept for the
+    docs); a ``client`` parameter is filled from the request instead of by the caller."""
+    signature = inspect.signature(method)
+    if "client" not in signature.parameters:
+        @functools.wraps(method)
+        def call(*args, **kwargs):
+            with user_errors():
+                return method(*args, **kwargs)
+
+        return call
 
     @functools.wraps(method)
-    def call(*args, **kwargs):
+    def call_with_client(*args, **kwargs):
+        # Gradio passes the request where the signature below puts it: last.
+        if "request" in kwargs:
+            request = kwargs.pop("request")
+        else:
+            *args, request = args
         with user_errors():
-            return method(*args, **kwargs)
+            return method(*args, client=client_of(request), **kwargs)
 
-    return call
+    params = [p for p in signature.parameters.values() if p.name != "client"]
+    params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                    annotation=gr.Request))
+    call_with_client.__signature__ = signature.replace(parameters=params)
+    call_with_client.__annotations__ = {**{k: v for k, v in method.__annotations__.items() if k != "client"},
+                                        "request": gr.Request}
+    return call_with_client
 
 
 def _register_api(api: Api) -> None:
     """Register the JSON endpoints of bot/api.py, each under its own name."""
     for name in ENDPOINTS:
-        gr.api(_endpoint(getattr(api, name)), api_name=name, concurrency_limit=4 if name in CONCURRENT else 1)
+        gr.api(_endpoint(getattr(api, name)), api_name=name,
+               concurrency_limit=READ_CONCURRENCY if name in CONCURRENT else 1)
+
+
+def _import_line(h: Handlers, service: Service) -> None:
+    """The background import's progress line at the top of every tab, polled while the import runs."""
+    state = service.import_state()
+    line = gr.Markdown(state.message(), visible=bool(state.total), elem_id="djkb-import")
+    timer = gr.Timer(IMPORT_POLL_S, active=state.running)
+    timer.tick(h.import_status, outputs=[line, timer], api_visibility="private", concurrency_limit=None,
+               show_progress="hidden")
 
 
 def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service | None = None, searcher=None):
@@ -199,9 +251,10 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
     service = service or Service(settings, host=host, searcher=searcher)
     handlers = Handlers(service)
     rows = service.documents()
-    with gr.Blocks(title=msg.TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=msg.TITLE, analytics_enabled=False, delete_cache=CACHE_PURGE_S) as demo:
         _register_api(Api(service))  # first, so that the private events' names cannot take theirs
         gr.Markdown(f"# {msg.TITLE}\n{msg.INTRO}")
+        _import_line(handlers, service)
         qa = _qa_tab(doc_choices(rows))
         study = _study_tab()
         kb = _kb_tab(service, rows)
@@ -215,20 +268,29 @@ def build_app(settings: Settings, *, host: str = DEFAULT_HOST, service: Service 
 
 
 def launch(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-           prevent_thread_lock: bool = False, searcher=None, service: Service | None = None):
-    """Build the app, serve it on ``host:port`` and print its URL; block unless ``prevent_thread_lock``.
+           prevent_thread_lock: bool = False, searcher=None, service: Service | None = None,
+           ssl: tuple[str, str] | None = None):
+    """Build the app, serve it on ``host:port`` (HTTPS with ``ssl`` = (certfile, keyfile)) and print its URL;
+    block unless ``prevent_thread_lock``.
 
     Returns (demo, url). Raises DjkbError if the knowledge base cannot be opened.
     """
+    from starlette.middleware import Middleware
+
     started = time.perf_counter()
     service = service or Service(settings, host=host, searcher=searcher)
     demo = build_app(settings, host=host, service=service)
-    demo.queue(default_concurrency_limit=1)
+    demo.queue(default_concurrency_limit=READ_CONCURRENCY)
+    gate = Middleware(UploadGate, refusal=service.upload_refusal, limit_mb=settings.max_upload_mb,
+                      files=limits.MAX_FILES_PER_REQUEST)
     _, url, _ = demo.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, quiet=True, show_error=True,
         max_file_size=f"{settings.max_upload_mb}mb", allowed_paths=[str(service.reports_dir)],
-        ssr_mode=False, footer_links=["api"], css=views.CSS,
+        ssr_mode=False, footer_links=["api"], css=views.CSS, app_kwargs={"middleware": [gate]},
+        state_session_capacity=SESSIONS_KEPT,
         theme=gr.themes.Default(primary_hue="red", font=CJK_FONTS, font_mono=["monospace"]),
+        i18n=gr.I18n(**dict.fromkeys(GRADIO_LOCALES, UPLOAD_TEXTS)),
+        ssl_certfile=ssl[0] if ssl else None, ssl_keyfile=ssl[1] if ssl else None, ssl_verify=False,
     )
     print(f"{msg.TITLE}已启动：{url}（启动用时 {time.perf_counter() - started:.1f} 秒；按 Ctrl+C 退出）", flush=True)
     if not prevent_thread_lock:

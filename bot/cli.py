@@ -38,7 +38,10 @@ def _jsonl(path: Path) -> list[dict]:
 @click.pass_context
 def cli(ctx: click.Context, kb_dir: Path | None, chroma_url: str | None, embed_model: str | None) -> None:
     """djkb 党建知识库：离线检索与问答。Offline knowledge base for Chinese party-building texts."""
-    ctx.obj = load_settings(kb_dir=kb_dir, chroma_url=chroma_url, embed_model=embed_model)
+    try:
+        ctx.obj = load_settings(kb_dir=kb_dir, chroma_url=chroma_url, embed_model=embed_model)
+    except DjkbError as exc:
+        fail(exc)
 
 
 @cli.command()
@@ -239,13 +242,33 @@ def ask(ctx, question, batch, doc_type, doc, as_json) -> None:
 
 @cli.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--ingest", "corpus", type=click.Path(path_type=Path),
+              help="启动后在后台导入该目录（先导入党内法规；已导入且未变的文件跳过），导入期间即可提问")
+@click.option("--ssl-certfile", type=click.Path(path_type=Path), help="HTTPS 证书文件（与 --ssl-keyfile 同用）")
+@click.option("--ssl-keyfile", type=click.Path(path_type=Path), help="HTTPS 私钥文件")
+@click.option("--wait-chroma", default=60, show_default=True, type=click.IntRange(0, 3600),
+              help="Chroma 服务未就绪时最多等待的秒数")
 @click.pass_context
-def serve(ctx, host: str, port: int) -> None:
+def serve(ctx, host: str, port: int, corpus: Path | None, ssl_certfile: Path | None, ssl_keyfile: Path | None,
+          wait_chroma: int) -> None:
     """启动网页应用（问答、学习材料、知识库、评测）。Start the Gradio web app."""
     from bot.app import launch
+    from bot.serving import check_port, check_ssl, limit_malloc_arenas, open_service
 
-    launch(settings_of(ctx), host=host, port=port)
+    settings = settings_of(ctx)
+    limit_malloc_arenas()
+    try:
+        ssl = check_ssl(ssl_certfile, ssl_keyfile)
+        check_port(host, port)
+        service = open_service(settings, host, wait_chroma, lambda line: click.echo(line, err=True))
+        if corpus is not None:
+            service.start_import(corpus)
+        launch(settings, host=host, port=port, service=service, ssl=ssl)
+    except DjkbError as exc:
+        fail(exc)
+    except OSError as exc:  # the port was taken between the check and the start
+        fail(DjkbError(f"无法启动服务：{exc.strerror or exc}（{host}:{port}）"))
 
 
 def _register_eval() -> None:

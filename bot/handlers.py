@@ -6,6 +6,7 @@ failed.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
@@ -16,6 +17,7 @@ import gradio as gr
 from kb.errors import DjkbError
 from kb.schema import Answer
 
+from . import limits
 from . import messages as msg
 from . import views
 from .reports import load_report
@@ -41,19 +43,57 @@ def _skip(n: int = 1) -> tuple:
     return tuple(gr.skip() for _ in range(n))
 
 
+log = logging.getLogger(__name__)
+
+
+def shown(exc: Exception) -> str:
+    """Return what a web user sees of ``exc``: a DjkbError's Chinese message without server paths, else a generic
+    Chinese line (the traceback goes to the server log only)."""
+    if isinstance(exc, DjkbError):
+        return limits.hide_paths(str(exc))
+    if limits.store_down(exc):
+        return msg.STORE_DOWN + "；请联系管理员检查 Chroma 服务。"
+    log.exception("unexpected error in a web request")
+    return msg.INTERNAL_ERROR
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Show a DjkbError to the user (or API client) as a Gradio error with its Chinese message."""
+    """Show any error to the user (or API client) as a Gradio error with a Chinese message and no traceback."""
     try:
         yield
-    except DjkbError as exc:
-        raise gr.Error(str(exc), print_exception=False) from exc
+    except gr.Error:
+        raise
+    except Exception as exc:  # noqa: BLE001  (nothing but a Chinese line may reach a user)
+        raise gr.Error(shown(exc), print_exception=False) from None
 
 
-def _failure(exc: DjkbError) -> str:
+def _failure(exc: Exception) -> str:
     """Show ``exc`` as a warning toast and return it as an escaped status line."""
-    gr.Warning(str(exc))
-    return views.failure(str(exc))
+    text = shown(exc)
+    gr.Warning(text)
+    return views.failure(text)
+
+
+def client_of(request: gr.Request | None) -> str:
+    """Return the client's address, the key of its password strikes and unlock."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", "") or ""
+
+
+def purge(paths, folder: str | None = None) -> None:
+    """Delete Gradio's temporary copies of uploaded files (only inside Gradio's upload folder)."""
+    from gradio.utils import get_upload_folder
+
+    root = Path(folder or get_upload_folder()).resolve()
+    for p in paths or []:
+        path = Path(p).resolve()
+        if root in path.parents:
+            path.unlink(missing_ok=True)
+            try:
+                path.parent.rmdir()  # Gradio keeps each file in a folder of its own
+            except OSError:
+                pass
 
 
 def _ingest_progress(progress):
@@ -71,9 +111,10 @@ class Handlers:
 
     def respond(self, message, chat, history, doc_type, doc) -> Iterator[tuple]:
         """Stream the answer into the chat, then show its citation cards and remember the turn."""
-        message = (message or "").strip()
-        if not message:
-            gr.Warning(msg.EMPTY_QUESTION)
+        try:
+            message = limits.question(message)
+        except DjkbError as exc:
+            gr.Warning(str(exc))  # the question stays in its box, to be shortened
             yield _skip(4)
             return
         chat = list(chat or []) + [{"role": "user", "content": escape(message)},
@@ -87,7 +128,7 @@ class Handlers:
                 else:
                     chat[-1] = {"role": "assistant", "content": views.answer_message(part)}
                     yield chat, *_skip(3)
-        except DjkbError as exc:
+        except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
             chat[-1] = {"role": "assistant", "content": _failure(exc)}
             yield chat, views.cards_placeholder(), *_skip(2)
             return
@@ -111,7 +152,7 @@ class Handlers:
         """Show the outline and quiz of a topic and keep them, so that 导出 writes what is shown."""
         try:
             materials = self.service.study(StudyRequest.of(topic, n, seed))
-        except DjkbError as exc:
+        except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
             return f"<p class='djkb-refused'>{_failure(exc)}</p>", _skip()[0]
         return views.study_html(materials.outline, materials.quiz), materials
 
@@ -135,30 +176,50 @@ class Handlers:
         choices = doc_choices(rows)
         return doc_table(rows), gr.Dropdown(choices=choices), gr.Dropdown(choices=choices[1:], value=None)
 
-    def upload(self, paths, password, progress=gr.Progress()) -> tuple:  # noqa: B008  (Gradio's marker)
-        """Store and ingest the chosen files; show one line per file and the JSON detail, then clear the picker."""
+    def unlock(self, password, request: gr.Request) -> tuple:
+        """Check the admin password typed into its box; on success let this client pick files to upload."""
+        try:
+            self.service.authorize(password, client_of(request))
+        except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
+            return _failure(exc), gr.File(interactive=False)
+        return views.success(msg.UNLOCKED), gr.File(interactive=True)
+
+    def upload(self, paths, password, request: gr.Request, progress=gr.Progress()) -> tuple:  # noqa: B008
+        """Store and ingest the chosen files; show one line per file and the JSON detail, then clear the picker.
+
+        Gradio's temporary copies are deleted whatever happens."""
         pairs = [(Path(p), Path(p).name) for p in (paths or [])]
         try:
-            outcomes = self.service.upload(pairs, password, progress=_ingest_progress(progress))
-        except DjkbError as exc:
-            return _failure(exc), {"ok": False, "error": str(exc), "files": []}, *_skip(4)
+            outcomes = self.service.upload(pairs, password, progress=_ingest_progress(progress),
+                                           client=client_of(request))
+        except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
+            return _failure(exc), {"ok": False, "error": shown(exc), "files": []}, *_skip(3), None
+        finally:
+            purge(paths)
         lines = [(msg.OK if o.ok else msg.FAILED) + f"{o.name}：{o.message}" for o in outcomes]
         detail = {"ok": all(o.ok for o in outcomes), "files": [o.to_dict() for o in outcomes]}
         return "\n".join(f"- {escape(x)}" for x in lines), detail, *self.documents(), None
 
-    def delete(self, doc_id, password) -> tuple:
+    def delete(self, doc_id, password, request: gr.Request) -> tuple:
         try:
-            message = self.service.delete(doc_id or "", password)
-        except DjkbError as exc:
+            message = self.service.delete(doc_id or "", password, client=client_of(request))
+        except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
             return _failure(exc), *_skip(3)
         return views.success(message), *self.documents()
 
-    def reingest(self, source, password, progress=gr.Progress()) -> tuple:  # noqa: B008  (Gradio's marker)
+    def reingest(self, source, password, request: gr.Request, progress=gr.Progress()) -> tuple:  # noqa: B008
         try:
-            report = self.service.reingest(source, password, progress=_ingest_progress(progress))
-        except DjkbError as exc:
-            return _failure(exc), {"ok": False, "error": str(exc)}, *_skip(3)
-        return escape(msg.ingest_summary(report)), report.to_dict(), *self.documents()
+            report = self.service.reingest(source, password, progress=_ingest_progress(progress),
+                                           client=client_of(request))
+        except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
+            return _failure(exc), {"ok": False, "error": shown(exc)}, *_skip(3)
+        return escape(limits.hide_paths(msg.ingest_summary(report))), limits.hide_paths_in(report.to_dict()), \
+            *self.documents()
+
+    def import_status(self) -> tuple:
+        """Return the background import's line, and stop the timer once the import has ended."""
+        state = self.service.import_state()
+        return gr.Markdown(escape(state.message()), visible=bool(state.total)), gr.Timer(active=state.running)
 
     # ---- 评测 -----------------------------------------------------------------------------------------------
 

@@ -126,3 +126,85 @@ def repair_summary(reps) -> str:
     if reps.unembedded:
         line += f"另有 {reps.unembedded} 个片段缺少向量且当前模型与知识库不同，请运行 `djkb reindex`。"
     return line
+
+
+# ---- serving: limits, access, Chroma server, first start ---------------------------------------------------
+
+INTERNAL_ERROR = "服务内部出错，本次请求未完成，知识库未受影响；请稍后重试，如反复出现请联系管理员查看服务日志。"
+STORE_DOWN = "向量库（Chroma 服务）暂时无法连接"
+STORE_DOWN_NOTICE = STORE_DOWN + "，本次回答仅依据关键词检索，准确度可能下降；请联系管理员检查 Chroma 服务。"
+STORE_DOWN_WRITE = STORE_DOWN + "，本次修改未执行，知识库未作任何修改；请在 Chroma 服务恢复后重试。"
+UNLOCKED = "密码正确，可以上传、删除和重新导入（30 分钟内有效）。"
+UPLOAD_LOCKED = "请先在“管理员密码”框输入密码并按回车，验证通过后再选择文件；文件未上传到服务器。"
+UPLOAD_READ_ONLY = "当前为只读模式，不接受上传；文件未上传到服务器。"
+UPLOAD_DROP = "拖放文件到此处"
+UPLOAD_CLICK = "点击上传"
+UPLOAD_OR = "或"
+
+
+def too_long(what: str, n: int, limit: int) -> str:
+    return f"{what}过长（{n} 个字符），最多 {limit} 个字符；请精简后再试。"
+
+
+def not_an_int(name: str, value, lo: int, hi: int) -> str:
+    shown = str(value)[:20]
+    return f"参数 {name} 应为 {lo} 到 {hi} 之间的整数，收到的是“{shown}”。"
+
+
+def out_of_range(name: str, value: int, lo: int, hi: int) -> str:
+    return f"参数 {name} 应在 {lo} 到 {hi} 之间，收到的是 {value}。"
+
+
+def too_many_files(n: int, limit: int) -> str:
+    return f"一次最多上传 {limit} 个文件，本次选择了 {n} 个；请分批上传。"
+
+
+def upload_too_large(limit_mb: int) -> str:
+    return f"文件过大：单个文件不超过 {limit_mb} MB；文件未上传到服务器。"
+
+
+def request_too_large(limit_mb: int, files: int) -> str:
+    return f"上传内容过大：一次最多 {files} 个文件、每个不超过 {limit_mb} MB；文件未上传到服务器。"
+
+
+def wait_after_wrong_password(seconds: float) -> str:
+    return f"管理员密码错误次数过多，请 {max(1, round(seconds))} 秒后再试；知识库未作任何修改。"
+
+
+def import_progress(done: int, total: int, name: str) -> str:
+    tail = f"：{name}" if name else ""
+    return f"正在导入 {done}/{total} …{tail}（可以先提问，回答只依据已导入的文档）"
+
+
+def import_done(added: int, failed: int, seconds: float) -> str:
+    extra = f"，{failed} 篇失败（见“知识库”页）" if failed else ""
+    return f"导入完成：新增 {added} 篇{extra}，用时 {seconds:.0f} 秒。"
+
+
+def import_failed(reason: str) -> str:
+    return f"后台导入中断：{reason}。已导入的文档可以正常检索；修复后重启服务会从中断处继续。"
+
+
+def still_importing(done: int, total: int) -> str:
+    return f"知识库仍在导入（{done}/{total}），本回答只依据已导入的文档，稍后再问可能更完整。"
+
+
+def port_in_use(host: str, port: int) -> str:
+    return f"端口 {port} 已被占用（{host}:{port}）：请用 --port 换一个端口，或先停止占用它的程序。"
+
+
+def cannot_bind(host: str, port: int, reason: str) -> str:
+    return f"无法在 {host}:{port} 上启动服务：{reason}。请检查 --host 和 --port。"
+
+
+def store_unreachable(url: str, seconds: int) -> str:
+    return (f"无法连接 Chroma 服务 {url}（已等待 {seconds} 秒）：请先启动 `chroma run --path … --port …`，"
+            "或检查 DJKB_CHROMA_URL；见 docs/deploy.md。")
+
+
+def store_waiting(url: str, left: int) -> str:
+    return f"Chroma 服务 {url} 尚未就绪，继续等待（最多再等 {left} 秒；按 Ctrl+C 退出）…"
+
+
+def ssl_problem(what: str) -> str:
+    return f"TLS 设置有误：{what}（--ssl-certfile 与 --ssl-keyfile 须同时给出，且文件可读）。"

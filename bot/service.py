@@ -6,28 +6,36 @@ texts it returns come from bot/messages.py.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import tempfile
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.config import DEFAULT_HOST, Settings
-from kb.errors import DjkbError, KnowledgeBaseBusy, NotFound
+from kb.errors import DjkbError, NotFound
 from kb.progress import Progress
 from kb.retrieve import Filters, Searcher
 from kb.schema import DOC_TYPES, Answer, Chunk, Document, Hit
 
+from . import limits
 from . import messages as msg
 from .answer import Answerer
+from .batching import batching
+from .background import BackgroundImport, ImportState, ordered_paths
 from .context import Context, context_window
+from .guard import Throttle
 from .rewrite import Turn
 from .uploads import (
     UPLOADS_DIR,
     Access,
+    PermissionDenied,
+    Stored,
     access_policy,
     authorize,
     safe_filename,
@@ -40,7 +48,6 @@ if TYPE_CHECKING:
 
 SOURCES = ("uploads", "corpus")
 MAX_CACHED_DOCS = 16
-MAX_QUIZ = 30
 COMMON_IDF = math.log(20)  # the BM25 idf of a word found in 5% of the passages
 
 
@@ -55,10 +62,11 @@ class StudyRequest:
     @classmethod
     def of(cls, topic: str | None, n: float | None = 10, seed: float | None = 0) -> StudyRequest:
         """Return the request with the topic stripped and ``n`` clamped to 1–30; raises DjkbError for no topic."""
-        topic = (topic or "").strip()
-        if not topic:
+        if not (topic or "").strip():
             raise DjkbError(msg.EMPTY_TOPIC)
-        return cls(topic, max(1, min(int(n or 10), MAX_QUIZ)), int(seed or 0))
+        topic = limits.question(topic, "学习主题", limits.MAX_TOPIC_CHARS)
+        return cls(topic, limits.integer(n, "题目数量 n", 1, limits.MAX_QUIZ, default=10),
+                   limits.integer(seed, "随机种子 seed", 0, limits.MAX_SEED, default=0))
 
 
 @dataclass(frozen=True)
@@ -113,11 +121,17 @@ class Service:
 
         self.settings = settings
         self.searcher = searcher or Searcher(KnowledgeBase.open(settings))
+        # Concurrent questions share one embedding pass (bot/batching.py); ingest calls pass straight through.
+        self.searcher.kb.embedder = batching(self.searcher.kb.embedder)
         if llm is None:
             from .llm import ChatClient
 
             llm = ChatClient.from_settings(settings)  # None unless an OpenAI-compatible endpoint is configured
         self.answerer = Answerer(self.searcher, llm=llm)
+        self.lexical = Answerer(self.searcher, llm=llm, mode="lexical")  # while the Chroma server is away
+        self.throttle = Throttle()
+        self.importer: BackgroundImport | None = None
+        self._refresh_lock = threading.Lock()
         self.access: Access = access_policy(settings.admin_password, host)
         self.reports_dir = Path(settings.reports_dir)
         self.uploads_dir = Path(settings.kb_dir) / UPLOADS_DIR
@@ -132,14 +146,19 @@ class Service:
 
     # ---- reading -------------------------------------------------------------------------------------------
 
+    def fresh(self):
+        """Return the searcher, reloaded first (by one request at a time) if the knowledge base changed."""
+        with self._refresh_lock:
+            self.searcher.refresh()
+        return self.searcher
+
     def manifest(self):
         """Return the current manifest, reloading the searcher first if the knowledge base changed."""
-        self.searcher.refresh()
-        return self.searcher.manifest
+        return self.fresh().manifest
 
     def resolve_doc(self, doc: str | None) -> str | None:
         """Return the id of the document named by id or exact title; raises NotFound."""
-        doc = (doc or "").strip()
+        doc = limits.optional_text(doc, "doc")
         if not doc:
             return None
         docs = self.manifest().documents
@@ -152,7 +171,7 @@ class Service:
 
     def filters(self, doc_type: str | None = None, doc: str | None = None) -> Filters:
         """Return search filters for a document type ('' for all) and a document id or title; raises DjkbError."""
-        doc_type = (doc_type or "").strip()
+        doc_type = limits.optional_text(doc_type, "doc_type")
         if doc_type and doc_type not in DOC_TYPES:
             raise DjkbError(msg.unknown_doc_type(doc_type, DOC_TYPES))
         doc_id = self.resolve_doc(doc)
@@ -164,7 +183,8 @@ class Service:
 
     def chunk(self, chunk_id: str) -> Chunk:
         """Return a stored passage by id; raises NotFound."""
-        chunk = self.searcher.chunks.get(chunk_id)
+        chunk_id = limits.optional_text(chunk_id, "chunk_id")
+        chunk = self.fresh().chunks.get(chunk_id)
         if chunk is None:
             raise NotFound(msg.unknown_chunk(chunk_id))
         return chunk
@@ -213,17 +233,55 @@ class Service:
         words = dict.fromkeys(self.searcher.tokenizer.query(query))
         return [w for w in words if len(w) >= 3 or self.searcher.token_weight(w) >= COMMON_IDF]
 
+    def _noted(self, answer: Answer, *notes: str) -> Answer:
+        """Return ``answer`` with the notices that apply now (store unreachable, import still running) appended."""
+        state = self.import_state()
+        if state.running:
+            notes += (msg.still_importing(state.done, state.total),)
+        notes = tuple(n for n in (answer.notice, *notes) if n)
+        return replace(answer, notice="；".join(notes)) if notes else answer
+
     def ask(self, question: str, doc_type: str = "", doc: str = "") -> Answer:
-        """Return the answer to ``question``; raises DjkbError."""
-        return self.answerer.ask(question, filters=self.filters(doc_type, doc))
+        """Return the answer to ``question`` (from lexical search, with a notice, while Chroma is away)."""
+        question, filters = limits.question(question), self.filters(doc_type, doc)
+        self.fresh()
+        try:
+            return self._noted(self.answerer.ask(question, filters=filters))
+        except Exception as exc:
+            if not limits.store_down(exc):
+                raise
+        return self._noted(self.lexical.ask(question, filters=filters), msg.STORE_DOWN_NOTICE)
 
     def stream(self, question: str, turns: Sequence[Turn], doc_type: str = "", doc: str = "") -> Iterator[str | Answer]:
         """Yield the growing answer text, then the Answer; raises DjkbError."""
-        yield from self.answerer.stream(question, turns, self.filters(doc_type, doc))
+        question, filters = limits.question(question), self.filters(doc_type, doc)
+        self.fresh()
+        parts, notes = self.answerer.stream(question, turns, filters), ()
+        try:
+            first = next(parts)  # retrieval runs before the first part
+        except StopIteration:
+            return
+        except Exception as exc:
+            if not limits.store_down(exc):
+                raise
+            parts, notes = self.lexical.stream(question, turns, filters), (msg.STORE_DOWN_NOTICE,)
+            first = next(parts)
+        for part in itertools.chain([first], parts):
+            yield self._noted(part, *notes) if isinstance(part, Answer) else part
 
     def search(self, query: str, k: int = 10, doc_type: str = "", doc: str = "", mode: str = "hybrid") -> list[Hit]:
-        """Return hits for ``query``; raises DjkbError."""
-        return self.searcher.search(query, k=max(1, min(int(k), 100)), mode=mode, filters=self.filters(doc_type, doc))
+        """Return hits for ``query`` (hybrid falls back to lexical while Chroma is away); raises DjkbError."""
+        query, k = limits.question(query, "查询"), limits.integer(k, "k", 1, limits.MAX_TOP_K, default=10)
+        mode, filters = limits.optional_text(mode, "mode") or "hybrid", self.filters(doc_type, doc)
+        searcher = self.fresh()
+        try:
+            return searcher.search(query, k=k, mode=mode, filters=filters)
+        except Exception as exc:
+            if not limits.store_down(exc):
+                raise
+            if mode == "dense":
+                raise DjkbError(msg.STORE_DOWN + "，无法进行语义检索；请改用 mode=lexical 或 hybrid。") from exc
+        return searcher.search(query, k=k, mode="lexical", filters=filters)
 
     # ---- study materials -----------------------------------------------------------------------------------
 
@@ -265,38 +323,73 @@ class Service:
     def _changed(self) -> None:
         with self._docs_lock:
             self._docs.clear()
-        self.searcher.refresh()
+        self.fresh()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the app's write lock; a lost Chroma server becomes one Chinese message (nothing was changed)."""
+        with self._write_lock:
+            try:
+                self.kb.store.count()  # ask Chroma first: a removal commits before it deletes vectors
+                yield
+            except Exception as exc:
+                if limits.store_down(exc):
+                    raise DjkbError(msg.STORE_DOWN_WRITE) from exc
+                raise
+
+    def authorize(self, password: str | None, client: str = "") -> None:
+        """Raise PermissionDenied unless a change is allowed: the write policy, then the password (throttled)."""
+        if not self.access.writable or not self.access.needs_password:
+            return authorize(self.access, self.settings.admin_password, password)
+        wait = self.throttle.wait_left(client)
+        if wait > 0:
+            raise PermissionDenied(msg.wait_after_wrong_password(wait))
+        try:
+            authorize(self.access, self.settings.admin_password, password)
+        except PermissionDenied:
+            self.throttle.failed(client)
+            raise
+        self.throttle.succeeded(client)
+
+    def upload_refusal(self, client: str) -> str | None:
+        """Return why ``client`` may not send files now (Chinese), or None: checked before Gradio stores them."""
+        if not self.access.writable:
+            return msg.UPLOAD_READ_ONLY
+        if self.access.needs_password and not self.throttle.unlocked(client):
+            return msg.UPLOAD_LOCKED
+        return None
 
     def upload(self, files: Sequence[tuple[Path, str]], password: str | None = None,
-               progress: Progress | None = None) -> list[FileOutcome]:
+               progress: Progress | None = None, client: str = "") -> list[FileOutcome]:
         """Store and ingest uploaded ``(temporary path, original name)`` pairs; one outcome per file.
 
-        Raises PermissionDenied (nothing stored) or KnowledgeBaseBusy.
+        Raises PermissionDenied (nothing stored), KnowledgeBaseBusy or DjkbError (too many files, Chroma away).
         """
-        authorize(self.access, self.settings.admin_password, password)
+        self.authorize(password, client)
         if not files:
             raise DjkbError(msg.NO_FILES)
-        max_bytes = self.settings.max_upload_mb * 2**20
+        if len(files) > limits.MAX_FILES_PER_REQUEST:
+            raise DjkbError(msg.too_many_files(len(files), limits.MAX_FILES_PER_REQUEST))
         outcomes: dict[int, FileOutcome] = {}
-        with self._write_lock:
-            before = set(self.uploads_dir.iterdir()) if self.uploads_dir.is_dir() else set()
+        with self._writing():
+            kept: dict[str, Stored] = {}
             try:
-                self._store_and_ingest(files, max_bytes, outcomes, progress)
-            except KnowledgeBaseBusy:
-                for p in set(self.uploads_dir.iterdir()) - before:
-                    p.unlink(missing_ok=True)  # nothing was ingested: leave the uploads folder as it was
+                self._store_and_ingest(files, outcomes, progress, kept)
+            except BaseException:
+                for stored in kept.values():
+                    stored.undo()  # nothing was ingested: leave the uploads folder as it was
                 raise
         self._changed()
         return [outcomes[i] for i in range(len(files))]
 
-    def _store_and_ingest(self, files, max_bytes: int, outcomes: dict[int, FileOutcome],
-                          progress: Progress | None) -> None:
-        """Check and store each file, ingest the stored ones, and fill ``outcomes`` by file index."""
+    def _store_and_ingest(self, files, outcomes: dict[int, FileOutcome], progress: Progress | None,
+                          kept: dict[str, Stored]) -> None:
+        """Check and store each file (into ``kept``), ingest the stored ones, and fill ``outcomes`` by file index."""
         from ingest.pipeline import ingest, source_key
         from ingest.readers import SUPPORTED_SUFFIXES
 
+        max_bytes = self.settings.max_upload_mb * 2**20
         stored: dict[str, list[int]] = {}
-        paths: dict[str, Path] = {}
         for i, (src, name) in enumerate(files):
             src, display = Path(src), safe_filename(name)
             size = src.stat().st_size if src.is_file() else 0
@@ -304,20 +397,22 @@ class Service:
             if problem:
                 outcomes[i] = FileOutcome(display, None, "rejected", problem)
                 continue
-            path = store_upload(src, display, self.uploads_dir)
-            stored.setdefault(source_key(path), []).append(i)
-            paths[source_key(path)] = path
+            key = source_key(self.uploads_dir / display)
+            if key not in kept:
+                kept[key] = store_upload(src, display, self.uploads_dir)
+            stored.setdefault(key, []).append(i)
         if stored:
-            report = ingest(self.kb, list(paths.values()), progress=progress, max_bytes=max_bytes)
-            self._record(report, stored, paths, files, outcomes)
+            report = ingest(self.kb, [k.path for k in kept.values()], progress=progress, max_bytes=max_bytes)
+            self._record(report, stored, kept, files, outcomes)
+            kept.clear()
 
-    def _record(self, report, stored, paths, files, outcomes) -> None:
-        """Turn an IngestReport into one outcome per uploaded file; a failed file is removed from the uploads folder."""
+    def _record(self, report, stored, kept: dict[str, Stored], files, outcomes) -> None:
+        """Turn an IngestReport into one outcome per uploaded file; a failed file leaves the uploads folder as it was."""
         from ingest.pipeline import source_key
 
         def take(source: str, status: str, message: str) -> None:
             for i in stored.get(source, ()):
-                outcomes[i] = FileOutcome(safe_filename(files[i][1]), paths[source].name, status, message)
+                outcomes[i] = FileOutcome(safe_filename(files[i][1]), kept[source].path.name, status, message)
 
         titles = {s: e.title for e in self.kb.catalog.load().documents.values() for s in e.sources}
         for status, sources in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
@@ -325,28 +420,28 @@ class Service:
                 take(s, status, msg.upload_outcome(status, title=titles.get(s, Path(s).stem)))
         for path, same in report.duplicates:
             take(source_key(Path(path)), "duplicate", msg.upload_outcome("duplicate", same=Path(same).name))
-        for path, reason in report.failures:
-            key = source_key(Path(path))
-            if key in paths:
-                take(key, "failed", msg.upload_outcome("failed", reason=reason))
-                paths[key].unlink(missing_ok=True)  # keep the uploads folder to what the knowledge base holds
-        for key, indices in stored.items():
-            for i in indices:
-                outcomes.setdefault(i, FileOutcome(safe_filename(files[i][1]), paths[key].name, "failed",
+        failed = {source_key(Path(path)): reason for path, reason in report.failures}
+        for key, reason in failed.items():
+            if key in kept:
+                take(key, "failed", msg.upload_outcome("failed", reason=limits.hide_paths(reason)))
+        for key, item in kept.items():
+            item.undo() if key in failed else item.keep()
+            for i in stored[key]:
+                outcomes.setdefault(i, FileOutcome(safe_filename(files[i][1]), item.path.name, "failed",
                                                    msg.UNKNOWN_OUTCOME))
 
-    def delete(self, doc: str, password: str | None = None) -> str:
+    def delete(self, doc: str, password: str | None = None, client: str = "") -> str:
         """Remove a document (by id or title) and its uploaded file; return a Chinese message.
 
         Raises PermissionDenied, NotFound or KnowledgeBaseBusy.
         """
         from ingest.pipeline import remove
 
-        authorize(self.access, self.settings.admin_password, password)
+        self.authorize(password, client)
         doc_id = self.resolve_doc(doc)
         if doc_id is None:
             raise DjkbError(msg.NO_DOC_CHOSEN)
-        with self._write_lock:
+        with self._writing():
             entry = remove(self.kb, doc_id)
             uploads = self.uploads_dir.resolve()
             for s in entry.sources:
@@ -356,21 +451,35 @@ class Service:
         self._changed()
         return msg.deleted(entry.title, len(entry.chunk_ids))
 
-    def reingest(self, source: str = "uploads", password: str | None = None, progress: Progress | None = None):
+    def reingest(self, source: str = "uploads", password: str | None = None, progress: Progress | None = None,
+                 client: str = ""):
         """Ingest the uploads folder or the corpus folder again (incremental); return the IngestReport.
 
         Raises PermissionDenied, KnowledgeBaseBusy or DjkbError for an unknown or missing source.
         """
         from ingest.pipeline import ingest
 
-        authorize(self.access, self.settings.admin_password, password)
+        self.authorize(password, client)
+        source = limits.optional_text(source, "source") or "uploads"
         if source not in SOURCES:
             raise DjkbError(msg.unknown_source(source))
         folder = self.uploads_dir if source == "uploads" else Path(self.settings.corpus)
         if not folder.is_dir():
             raise DjkbError(msg.missing_folder(folder, source))
-        with self._write_lock:
+        with self._writing():
             report = ingest(self.kb, [folder], progress=progress, max_bytes=self.settings.max_upload_mb * 2**20)
         self._changed()
         return report
 
+    # ---- first start ---------------------------------------------------------------------------------------
+
+    def start_import(self, corpus: Path) -> BackgroundImport:
+        """Ingest ``corpus`` (regulations first) in the background while the app serves; see bot/background.py."""
+        corpus = Path(corpus)
+        if not corpus.is_dir():
+            raise DjkbError(msg.missing_folder(corpus, "corpus"))
+        self.importer = BackgroundImport(self.kb, ordered_paths(corpus), self.settings.max_upload_mb * 2**20).start()
+        return self.importer
+
+    def import_state(self) -> ImportState:
+        return self.importer.state if self.importer is not None else ImportState()

@@ -108,25 +108,56 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def store_upload(src: Path, name: str, uploads_dir: Path) -> Path:
-    """Copy ``src`` into ``uploads_dir`` as ``safe_filename(name)``; a taken name gets ``-2``, ``-3``…
+@dataclass(frozen=True)
+class Stored:
+    """An upload stored in the uploads folder, and the earlier file of the same name it replaced (kept aside)."""
 
-    Returns the stored path; identical content under a taken name returns the existing file.
+    path: Path
+    previous: Path | None = None
+
+    def keep(self) -> None:
+        """The new file was ingested: drop the earlier one."""
+        if self.previous is not None:
+            self.previous.unlink(missing_ok=True)
+
+    def undo(self) -> None:
+        """The new file was not ingested: put the earlier file back (or remove the new one if there was none)."""
+        if self.previous is not None:
+            os.replace(self.previous, self.path)
+        else:
+            self.path.unlink(missing_ok=True)
+
+
+def _copy_whole(src: Path, target: Path) -> None:
+    """Copy ``src`` to ``target`` through a hidden temporary file, so a failed copy (a full disk) leaves nothing."""
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        with open(src, "rb") as f, open(tmp, "wb") as out:
+            shutil.copyfileobj(f, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def store_upload(src: Path, name: str, uploads_dir: Path) -> Stored:
+    """Copy ``src`` into ``uploads_dir`` as ``safe_filename(name)``.
+
+    A file of that name with other content is a revised version: it is set aside as a hidden ``.previous`` file
+    and the new one takes its name (and so its source), so that the ingest updates the same document.
     """
     uploads_dir.mkdir(parents=True, exist_ok=True)
-    base = safe_filename(name)
-    stem, suffix = os.path.splitext(base)
-    digest = None
-    for n in range(1, 1000):
-        target = uploads_dir / (base if n == 1 else f"{stem}-{n}{suffix}")
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            digest = digest or _digest(src)
-            if target.is_file() and _digest(target) == digest:
-                return target
-            continue
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out)
-        return target
-    raise DjkbError(f"上传目录 {uploads_dir} 中同名文件过多：{base}")
+    target = uploads_dir / safe_filename(name)
+    previous = None
+    if target.exists():
+        if target.is_file() and _digest(target) == _digest(src):
+            return Stored(target)
+        previous = target.with_name(f".{target.name}.previous")
+        os.replace(target, previous)
+    try:
+        _copy_whole(src, target)
+    except BaseException:
+        Stored(target, previous).undo()
+        raise
+    return Stored(target, previous)

@@ -103,14 +103,24 @@ def answer_cards(answer: Answer, words: Sequence[str], contexts: dict[str, Conte
     return f"<div class='djkb-cards'>{''.join(cards)}</div>"
 
 
+_MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[^)]*)?\)")
+
+
+def plain_text(text: str) -> str:
+    """Return stored text escaped for the chat's Markdown: a link ``[文字](地址)`` shows as ``文字（地址）`` (its
+    address in sight), and what is left of link syntax cannot form one."""
+    text = _MD_LINK.sub(lambda m: f"{m.group(1)}（{m.group(2)}）" if m.group(2) else m.group(1), text)
+    return escape(text).replace("](", "]\\(")
+
+
 def answer_message(answer: Answer | str, rewritten: str | None = None, query: str | None = None) -> str:
     """Return the chat message for an answer (or its growing text), escaped, with ``（理解为：…）`` when rewritten."""
     text = answer if isinstance(answer, str) else answer.answer
-    prefix = msg.rewritten(escape(rewritten)) + "\n\n" if rewritten and query and rewritten != query else ""
+    prefix = msg.rewritten(plain_text(rewritten)) + "\n\n" if rewritten and query and rewritten != query else ""
     if isinstance(answer, Answer) and answer.refused:
         tail = msg.RELATED_TAIL if answer.related else ""
-        return prefix + f"{msg.NO_EVIDENCE}。" + escape(answer.reason or "") + tail
-    return prefix + escape(text)
+        return prefix + f"{msg.NO_EVIDENCE}。" + plain_text(answer.reason or "") + tail
+    return prefix + plain_text(text)
 
 
 def final_message(answer: Answer) -> str:

@@ -64,6 +64,10 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, st
                                 and not any(part.startswith(".") for part in f.relative_to(p).parts)))
         elif p.is_file():
             files.append(p)
+        elif p.is_symlink() and not p.exists():
+            missing.append((str(p), "符号链接指向的文件不存在（失效的链接）"))
+        elif p.exists():
+            missing.append((str(p), "不是普通文件或文件夹（如管道、设备或套接字），无法导入"))
         else:
             missing.append((str(p), "路径不存在"))
     seen, unique = set(), []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -322,8 +323,10 @@ def _looks_like_title(line: str) -> bool:
 
 
 def _stem_title(stem: str) -> str:
-    """Return the file stem without a trailing ``(2019)``/``（2018年修订）`` note."""
-    return re.sub(r"[（(][^（）()]*[)）]$", "", stem).strip() or stem
+    """Return the file stem without control characters (newlines included) or a trailing ``(2019)``/``（2018年修订）``
+    note."""
+    stem = " ".join("".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in stem).split())
+    return re.sub(r"[（(][^（）()]*[)）]$", "", stem).strip() or stem or "未命名文档"
 
 
 def _find_title(lines: list[str], stem: str) -> tuple[str, int | None]:

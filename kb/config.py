@@ -47,6 +47,21 @@ class Settings:
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def _positive_int(name: str, value: str | None, default: int) -> int:
+    """Return ``value`` as a positive int (``default`` when unset); raises DjkbError naming the variable."""
+    from .errors import DjkbError
+
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise DjkbError(f"环境变量 {name} 的值“{value[:20]}”无效：应为正整数（单位 MB），例如 20。")
+    return number
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     """Return settings from ``env`` (default ``os.environ``), then ``overrides`` that are not None."""
     env = os.environ if env is None else env
@@ -69,7 +84,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         llm_model=get("DJKB_LLM_MODEL"),
         llm_api_key=get("DJKB_LLM_API_KEY"),
         admin_password=get("DJKB_ADMIN_PASSWORD"),
-        max_upload_mb=int(get("DJKB_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB),
+        max_upload_mb=_positive_int("DJKB_MAX_UPLOAD_MB", get("DJKB_MAX_UPLOAD_MB"), DEFAULT_MAX_UPLOAD_MB),
         reports_dir=Path(get("DJKB_REPORTS_DIR") or DEFAULT_REPORTS_DIR),
     )
     for key in ("kb_dir", "model_cache", "corpus", "user_dict", "terms_file", "reports_dir"):

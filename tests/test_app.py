@@ -136,15 +136,17 @@ def test_safe_filename_cuts_long_names_and_keeps_the_extension():
     assert name.endswith(".txt") and name.startswith("党") and len(name.encode("utf-8")) <= 150
 
 
-def test_store_upload_never_leaves_the_folder_and_suffixes_collisions(tmp_path):
+def test_store_upload_never_leaves_the_folder_and_a_revision_takes_the_name(tmp_path):
     a, b = note(tmp_path, "a.txt", "甲"), note(tmp_path, "b.txt", "乙")
     uploads = tmp_path / "uploads"
     first = store_upload(a, "../../evil.txt", uploads)
-    assert first == uploads / "evil.txt"
+    assert first.path == uploads / "evil.txt" and first.previous is None
     assert store_upload(a, "evil.txt", uploads) == first, "same content reuses the file"
     second = store_upload(b, "evil.txt", uploads)
-    assert second == uploads / "evil-2.txt" and second.read_text(encoding="utf-8") == "乙"
-    assert sorted(p.name for p in tmp_path.rglob("*.txt") if p.parent != tmp_path / "src") == ["evil-2.txt", "evil.txt"]
+    assert second.path == first.path and second.path.read_text(encoding="utf-8") == "乙"
+    second.keep()
+    assert sorted(p.name for p in uploads.iterdir()) == ["evil.txt"]
+    assert not (tmp_path.parent / "evil.txt").exists()
 
 
 # ------------------------------------------------------------------------------------------ rendering
@@ -390,11 +392,18 @@ def test_password_guards_changes(tiny, tmp_path):
     settings, searcher = tiny(admin_password=PASSWORD)
     src = note(tmp_path, "口令.txt", f"口令测试\n{UNIQUE}\n")
     with serve(settings, searcher) as (url, client):
+        import httpx
+
         before = client.predict(api_name="/documents")
-        with pytest.raises(PermissionDenied, match="密码错误"):
+        assert "密码错误" in client.predict("wrong", api_name="/unlock")[0]
+        with pytest.raises(httpx.HTTPStatusError, match="403"):  # refused by the upload route, before storing
             _upload(client, src, password="wrong")
         assert not (settings.kb_dir / "uploads").exists()
         assert client.predict(api_name="/documents") == before
+        assert "密码正确" in client.predict(PASSWORD, api_name="/unlock")[0]
+        with pytest.raises(PermissionDenied, match="密码错误"):
+            _upload(client, src, password="wrong")
+        assert not (settings.kb_dir / "uploads").exists()
         assert _upload(client, src, password=PASSWORD)[0]["status"] == "added"
         report = client.predict("uploads", PASSWORD, api_name="/reingest")
         assert report["ok"] and report["report"]["unchanged"] == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 TITLE = "党建知识库"
 INTRO = "离线检索与问答：每个回答都附有出处，可展开原文核对。"
-EXAMPLES = ("党员领导干部的民主生活会多久开一次？", "党员可以信仰宗教吗？", "党章第十条", "预备党员的预备期是多长时间？")
+EXAMPLES = ("党员多长时间不参加组织生活会被视为自行脱党？", "党员可以信仰宗教吗？", "党章第十条", "预备党员的预备期是多长时间？")
 
 DOC_TYPE_LABELS = {"regulation": "党内法规", "speech": "讲话与学习材料", "other": "其他文件"}
 DOC_TYPE_CHOICES = (("全部类型", ""),) + tuple((label, t) for t, label in DOC_TYPE_LABELS.items())

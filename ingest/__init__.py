@@ -1,3 +1,3 @@
 """Files into structured chunks: readers, structure, chunking, and the crash-safe pipeline."""
 
-__all__ = ["pipeline", "readers"]
+__all__ = ["maintenance", "pipeline", "readers"]

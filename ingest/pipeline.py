@@ -155,6 +155,17 @@ def _store_batch(kb: KnowledgeBase, manifest: Manifest, batch: Sequence[_Pending
     kb.catalog.settle(touched)
 
 
+def _join_twin(kb: KnowledgeBase, manifest: Manifest, twin: DocEntry, current: DocEntry | None, source: str) -> None:
+    """Record ``source`` as one more name of ``twin`` (identical content), dropping what it held before."""
+    _detach(manifest, source)
+    if current is not None:
+        kb.catalog.intend([current.doc_id])
+    manifest.documents[twin.doc_id] = replace(twin, sources=twin.sources + (source,))
+    kb.catalog.commit(manifest)
+    _purge(kb, manifest, [current])
+    kb.catalog.settle([current.doc_id] if current else [])
+
+
 def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | None = None,
            max_bytes: int = 50 * 2**20) -> IngestReport:
     """Ingest files and folders into ``kb``; a bad file is reported and the batch goes on.
@@ -197,14 +208,8 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
                 flush()  # its twin must be committed before this name can join it
             twin = manifest.documents.get(doc.doc_id)
             if twin is not None and twin is not current:
+                _join_twin(kb, manifest, twin, current, source)
                 report.duplicates.append((str(path), twin.sources[0]))
-                _detach(manifest, source)
-                if current is not None:
-                    kb.catalog.intend([current.doc_id])
-                manifest.documents[doc.doc_id] = replace(twin, sources=twin.sources + (source,))
-                kb.catalog.commit(manifest)
-                _purge(kb, manifest, [current])
-                kb.catalog.settle([current.doc_id] if current else [])
                 continue
             chunks, audit = chunk_document(doc)
             tokens = [tokenizer(c.embedding_text()) for c in chunks]

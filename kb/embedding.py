@@ -27,9 +27,9 @@ CPU_BACKEND = "onnx"
 # Backends whose vectors may share one index. Measured with benchmarks/embed.py on 200 corpus chunks: torch and ORT
 # fp32 agree to cosine 1.00000 (min), so they share "fp32"; int8 (min 0.9947) and the unmeasured fp16 stand alone.
 VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "onnx-int8": "int8", "torch-cuda-fp16": "fp16"}
-# sentence-transformers sorts a call's texts by length, so with cross-document calls larger batches carry little
-# padding; 32 measured faster than 16 on 2 cores (benchmarks/embed.py).
-TORCH_BATCH = 32
+# As before issue 11: on a loaded 2-core machine batches of 32 showed no gain over 16 (benchmarks/embed.py, 160
+# chunks); what removes padding is sentence-transformers sorting the texts of one large cross-document call.
+TORCH_BATCH = 16
 
 # Per-model prompts (query, passage); the first fragment found in the model name wins.
 KNOWN_PROMPTS: tuple[tuple[str, str, str], ...] = (

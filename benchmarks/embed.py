@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.config import load_settings
-from kb.embedding import E5_ALIAS, load_embedder, resolve_model_path
+from kb.embedding import E5_ALIAS, TORCH_BATCH, load_embedder, resolve_model_path
 
 from .common import rss_mb
 
@@ -98,7 +98,7 @@ def throughput(corpus: Path, n: int | None) -> None:
         return np.concatenate(parts)
 
     ref = timed("torch, today's path (calls of 64, batch 16)", texts, old_path)
-    new = timed("torch, one length-sorted call (batch 32)", texts, lambda t: torch_model.embed_passages(t))
+    new = timed(f"torch, one length-sorted call (batch {TORCH_BATCH})", texts, lambda t: torch_model.embed_passages(t))
     print(f"{'':<44} {cosine(ref, new)}")
     for backend in ("onnx", "onnx-int8"):
         emb = load_embedder(E5_ALIAS, cache, backend, "cpu")

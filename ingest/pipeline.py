@@ -21,8 +21,8 @@ from .structure import make_document
 
 # Documents are embedded together, in one length-sorted call, once their chunks reach a limit, and committed by one
 # manifest write. The limit starts at EMBED_FIRST_CHUNKS, so the first documents are searchable (and safe) soon, and
-# doubles per batch up to EMBED_BATCH_CHUNKS, where calls carry little padding or per-call overhead
-# (benchmarks/embed.py, 400 corpus chunks: calls of 64 vs one sorted call); a crash loses at most one batch of work.
+# doubles per batch up to EMBED_BATCH_CHUNKS: fewer calls, and batches cut from a wider range of lengths carry less
+# padding; a crash loses at most one batch of work (the kill -9 test still sees a first commit before the end).
 EMBED_FIRST_CHUNKS = 64
 EMBED_BATCH_CHUNKS = 512
 Progress = Callable[[str, int, int], None]

@@ -13,8 +13,8 @@ import numpy as np
 
 ONNX_OPSET = 17
 ONNX_DIR = "onnx"
-# Chosen with benchmarks/embed.py (400 corpus chunks, 2 cores): sorted by token count, batches of 32 carry little
-# padding; larger ones gained nothing measurable and cost memory.
+# Texts are sorted by token count, so a batch of 32 carries little padding and bounds memory (32 x 512 tokens);
+# not tuned further: the shared 2-core machine was too loaded to tell batch sizes apart (benchmarks/embed.py).
 ORT_BATCH = 32
 _INPUTS = ("input_ids", "attention_mask")
 

@@ -181,7 +181,8 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
     focus = focus_words(searcher, q) if q.expected is not None else []
     typed = max((searcher.coverage(words, text) * (1.0 if not focus or any(mentions_loosely(w, s.lower()) for w in focus)
                                                    else OFF_FOCUS) for text, s in sentences), default=0.0)
-    regulation = float(any(h.chunk.doc_type == "regulation" for h in hits[:PASSAGES_JUDGED]))
+    regulation = float(not searcher.has_regulations
+                       or any(h.chunk.doc_type == "regulation" for h in hits[:PASSAGES_JUDGED]))
     return dense, coverage, typed, searcher.regulation_share(words), regulation
 
 

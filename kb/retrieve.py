@@ -252,7 +252,10 @@ class Searcher:
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
                                     self.tokenizer.segment)
         self.parser = QueryParser(self.tokenizer, self.terms, typos)
-        self.in_regulations = in_regulations
+        # A knowledge base of one's own notes has no regulation: its own texts are then the domain the
+        # answerability features measure against.
+        self.has_regulations = bool(in_regulations)
+        self.in_regulations = in_regulations if in_regulations else frequencies
         self._generation = manifest.generation
 
     def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, list[Chunk], list[list[str]]]]:

@@ -102,6 +102,7 @@ def _entry(doc: Document, chunks: list[Chunk], audit, source: str) -> DocEntry:
         sources=(source,), chunk_ids=tuple(c.chunk_id for c in chunks), articles=audit.articles, audit=audit,
         ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), chars=len(doc.text),
         date=doc.date, issuer=doc.issuer, pipeline=PIPELINE_VERSION,
+        edition=doc.edition, effective_date=doc.effective_date,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 from kb.schema import Document, DocType
 from kb.grammar import (ARTICLE_HEAD, DIVISION_HEAD, POINT_HEAD, REFERENCE_FOLLOWER, SECTION_HEAD,
                         SUBSECTION_HEAD, cn_to_int)
+from kb.editions import parse_effective, parse_label
 from kb.text import normalize_source
 
 
@@ -26,6 +27,8 @@ class DocMeta:
     date: str | None = None
     issuer: str | None = None
     revision_line: str | None = None
+    edition: str | None = None
+    effective_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -443,7 +446,11 @@ def parse_meta(text: str, filename: str) -> DocMeta:
         doc_type = "speech"
     else:
         doc_type = "other"
-    return DocMeta(title=title, doc_type=doc_type, date=date, issuer=issuer, revision_line=revision)
+    edition = effective = None
+    if doc_type != "speech":  # a news preamble has no revision line: the label then comes from the file name's note
+        edition, effective = parse_label(revision, stem), parse_effective(revision, text)
+    return DocMeta(title=title, doc_type=doc_type, date=date, issuer=issuer, revision_line=revision,
+                   edition=edition, effective_date=effective)
 
 
 def make_document(raw_text: str, source: str, filename: str) -> Document:
@@ -460,4 +467,6 @@ def make_document(raw_text: str, source: str, filename: str) -> Document:
         content_hash=digest,
         date=meta.date,
         issuer=meta.issuer,
+        edition=meta.edition,
+        effective_date=meta.effective_date,
     )

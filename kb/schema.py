@@ -48,6 +48,8 @@ class Document:
     content_hash: str
     date: str | None = None
     issuer: str | None = None
+    edition: str | None = None
+    effective_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class Chunk:
     char_end: int = 0
     date: str | None = None
     issuer: str | None = None
+    edition: str | None = None
+    quotes: str | None = None  # the title of the regulation an article quotation (【条文】) in a study note is from
 
     @property
     def heading(self) -> str:

@@ -130,6 +130,11 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     """Return a reason no passage can answer ``q`` whatever the scores, or None."""
     if q.nonsense:
         return "无法识别这个问题，请用文字描述要查询的内容。"
+    if lookup.unmet:
+        return lookup.unmet
+    scope = searcher.edition_scope(q)
+    if scope is not None and scope.missing:
+        return scope.lacks()
     if lookup.names_missing_article:
         return missing_article(searcher, lookup)
     if lookup.chunks:

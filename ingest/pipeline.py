@@ -14,7 +14,7 @@ from kb.errors import NotFound, ReadError
 from kb.lexical import BM25Index, get_tokenizer
 from kb.schema import Chunk, Document
 
-from .chunker import PIPELINE_VERSION, chunk_document
+from .chunker import chunk_document, pipeline_version
 from .readers import SUPPORTED_SUFFIXES, read_file
 from .structure import make_document
 
@@ -101,7 +101,7 @@ def _entry(doc: Document, chunks: list[Chunk], audit, source: str) -> DocEntry:
         doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, content_hash=doc.content_hash,
         sources=(source,), chunk_ids=tuple(c.chunk_id for c in chunks), articles=audit.articles, audit=audit,
         ingested_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), chars=len(doc.text),
-        date=doc.date, issuer=doc.issuer, pipeline=PIPELINE_VERSION,
+        date=doc.date, issuer=doc.issuer, pipeline=pipeline_version(doc),
         edition=doc.edition, effective_date=doc.effective_date,
     )
 
@@ -218,7 +218,7 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
                 continue
             report.chars += len(doc.text)
             current = manifest.doc_for_source(source)
-            if current is not None and current.doc_id == doc.doc_id and current.pipeline == PIPELINE_VERSION:
+            if current is not None and current.doc_id == doc.doc_id and current.pipeline == pipeline_version(doc):
                 report.unchanged.append(source)
                 continue
             if any(p.doc.doc_id == doc.doc_id for p in pending):

@@ -10,8 +10,8 @@ from typing import Literal
 
 from kb.schema import Document, DocType
 from kb.grammar import (ARTICLE_HEAD, DIVISION_HEAD, POINT_HEAD, REFERENCE_FOLLOWER, SECTION_HEAD,
-                        SUBSECTION_HEAD, cn_to_int)
-from kb.editions import parse_effective, parse_label
+                        SUBSECTION_HEAD, cn_to_int, quoted_articles)
+from kb.editions import parse_effective, parse_label, registry_edition
 from kb.text import normalize_source
 
 
@@ -208,14 +208,17 @@ def parse_structure(text: str) -> list[Section]:
     """Return the sections of normalized ``text`` in document order; text before the first one is front matter.
 
     Only line-start labels count. An article 第X条 must be part of a run of increasing numbers, so quotations
-    in a news preamble or a Q&A part do not break the parse. Inside an article body, （一） and 1. are items of
+    in a news preamble or a Q&A part do not break the parse; articles quoted under 【条文】 never count. Inside an article body, （一） and 1. are items of
     the article, not headings. Appendix markers (延伸阅读, 附件, …答记者问) and source credits after an article
     open an ``other`` section.
     """
     lines = list(_lines(text))
     cands: list[_Article] = []
     labels: dict[int, str] = {}
+    quoted = [(q.start, q.end) for q in quoted_articles(text)]
     for i, ln in enumerate(lines):
+        if any(a <= ln.start < b for a, b in quoted):
+            continue  # an article quoted under 【条文】 in a study note is the chunker's, not this document's own
         found = _article_candidate(ln.text)
         if found:
             cands.append(_Article(i, found[0], found[1]))
@@ -449,6 +452,8 @@ def parse_meta(text: str, filename: str) -> DocMeta:
     edition = effective = None
     if doc_type != "speech":  # a news preamble has no revision line: the label then comes from the file name's note
         edition, effective = parse_label(revision, stem), parse_effective(revision, text)
+        known = registry_edition(title, edition, date)
+        edition = known.label if known else edition  # one spelling per edition: 2019年版 → the registry's 2019年发布
     return DocMeta(title=title, doc_type=doc_type, date=date, issuer=issuer, revision_line=revision,
                    edition=edition, effective_date=effective)
 

@@ -163,14 +163,17 @@ _ASK_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改|�
 _ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行)(?:本)?的?")
 
 
+_COMPARED = ("比", "与", "较", "同", "跟", "和")
+
+
 def edition_asked(text: str) -> EditionAsk | None:
-    """Return the edition ``text`` asks for, if it names one."""
-    m = _ASK_YEAR.search(text)
-    if m:
-        return EditionAsk(int(m.group(1)), False, m.span())
+    """Return the edition ``text`` asks for, if it names one; a year it compares with (比2018年版) is not asked for."""
     m = _ASK_NEW.search(text)
     if m:
         return EditionAsk(None, True, m.span())
+    for m in _ASK_YEAR.finditer(text):
+        if not text[max(0, m.start() - 2):m.start()].endswith(_COMPARED):
+            return EditionAsk(int(m.group(1)), False, m.span())
     return None
 
 

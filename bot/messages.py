@@ -31,6 +31,7 @@ EMPTY_QUESTION = "请输入问题"
 EMPTY_TOPIC = "请输入学习主题，例如“民主生活会”或“预备党员”"
 NO_FILES = "请先选择要上传的文件"
 NO_DOC_CHOSEN = "请先选择要删除的文档"
+NO_DOC_CHOSEN_STATUS = "请先选择要设定状态的文档"
 UNKNOWN_OUTCOME = "导入结果未知，请在文档列表中核对"
 
 
@@ -107,3 +108,46 @@ def ingest_summary(report, detailed: bool = False) -> str:
         lines += [f"  重复：{path} 与 {same} 内容相同，只保存一份" for path, same in report.duplicates]
     lines += [f"- 失败：{p if detailed else Path(p).name}：{r}" for p, r in report.failures]
     return "\n".join(lines)
+
+
+# ---- editions -----------------------------------------------------------------------------------------------
+
+STATUS_FILTER = "只检索现行有效版本"
+STATUS_FILTER_INFO = "关闭后也检索已被修订、已废止的版本"
+
+
+def _cn_date(iso: str) -> str:
+    y, m, d = (int(x) for x in iso.split("-")[:3])
+    return f"{y}年{m}月{d}日"
+
+
+def superseded_notice(title: str, edition: str | None, kind: str, current: str | None, effective: str | None,
+                      renumbered: bool) -> str:
+    """Return 注意：知识库中的《X》为2018年修订版；该条例已于2023年修订，2024年1月1日起施行，条文序号有变化。"""
+    have = f"为{edition}版" if edition else "不是现行版本"
+    if current is None:
+        return f"注意：知识库中的《{title}》{have}；该{kind}已被修订，请以现行版本为准。"
+    tail = f"，{_cn_date(effective)}起施行" if effective and len(effective) >= 10 else ""
+    tail += "，条文序号有变化" if renumbered else ""
+    return f"注意：知识库中的《{title}》{have}；该{kind}已于{current}{tail}。"
+
+
+def repealed_notice(named: str) -> str:
+    return f"注意：{named}已废止，以下内容仅供参考。"
+
+
+def quotation_notice(named: str, article: str, source: str) -> str:
+    return f"说明：知识库中没有{named}的全文，{article}引自《{source}》，仅为引文。"
+
+
+def only_quoted_notice(named: str) -> str:
+    return f"说明：知识库中没有{named}的全文，以下依据学习材料中对该版本条文的引用和解读。"
+
+
+def status_line(row: dict) -> str:
+    """Return a document's edition and status for lists: 2018年修订 · 已被修订."""
+    return " · ".join(x for x in (row.get("edition"), row.get("status")) if x)
+
+
+def status_set(named: str, status: str | None) -> str:
+    return f"已将{named}的状态设为“{status}”。" if status else f"已清除{named}的状态设定，恢复自动判断。"

@@ -70,13 +70,16 @@ class StudyMaterials:
     quiz: Quiz
 
 
-def document_rows(manifest) -> list[dict]:
-    """Return one row per stored document of a Manifest: id, title, type, counts, audit, date, source file names."""
+def document_rows(manifest, statuses=None, full_paths: bool = False) -> list[dict]:
+    """Return one row per stored document of a Manifest: id, title, type, counts, audit, date, source file names
+    (``full_paths``: paths), and the edition fields (edition, effective date, status and its links, cited title)."""
+    from .editions import edition_fields
+
     return [{
         "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
         "articles": e.articles, "chars": e.chars, "audit": e.audit.summary(), "audit_ok": e.audit.ok,
-        "date": e.date, "issuer": e.issuer, "sources": [Path(s).name for s in e.sources],
-        "ingested_at": e.ingested_at,
+        "date": e.date, "issuer": e.issuer, "sources": [s if full_paths else Path(s).name for s in e.sources],
+        "ingested_at": e.ingested_at, **edition_fields(e, (statuses or {}).get(e.doc_id)),
     } for e in sorted(manifest.documents.values(), key=lambda e: (e.doc_type, e.title))]
 
 
@@ -150,17 +153,28 @@ class Service:
                 return e.doc_id
         raise NotFound(msg.unknown_doc(doc))
 
-    def filters(self, doc_type: str | None = None, doc: str | None = None) -> Filters:
-        """Return search filters for a document type ('' for all) and a document id or title; raises DjkbError."""
+    def filters(self, doc_type: str | None = None, doc: str | None = None, in_force: bool = True) -> Filters:
+        """Return search filters for a document type ('' for all), a document id or title and the 现行有效 switch;
+        raises DjkbError."""
         doc_type = (doc_type or "").strip()
         if doc_type and doc_type not in DOC_TYPES:
             raise DjkbError(msg.unknown_doc_type(doc_type, DOC_TYPES))
         doc_id = self.resolve_doc(doc)
-        return Filters(doc_types=(doc_type,) if doc_type else (), doc_ids=(doc_id,) if doc_id else ())
+        return Filters(doc_types=(doc_type,) if doc_type else (), doc_ids=(doc_id,) if doc_id else (),
+                       in_force=in_force is not False)
 
     def documents(self) -> list[dict]:
         """Return one row per stored document (see ``document_rows``)."""
-        return document_rows(self.manifest())
+        return document_rows(self.manifest(), self.searcher.statuses())
+
+    def set_status(self, doc: str, status: str | None, password: str | None = None) -> str:
+        """Override a document's status (None or '' clears it); return the message. Raises PermissionDenied, NotFound."""
+        from .editions import set_status
+
+        authorize(self.access, self.settings.admin_password, password)
+        if not (doc or "").strip():
+            raise DjkbError(msg.NO_DOC_CHOSEN_STATUS)
+        return set_status(Path(self.settings.kb_dir), doc, status or None)
 
     def chunk(self, chunk_id: str) -> Chunk:
         """Return a stored passage by id; raises NotFound."""
@@ -213,13 +227,14 @@ class Service:
         words = dict.fromkeys(self.searcher.tokenizer.query(query))
         return [w for w in words if len(w) >= 3 or self.searcher.token_weight(w) >= COMMON_IDF]
 
-    def ask(self, question: str, doc_type: str = "", doc: str = "") -> Answer:
+    def ask(self, question: str, doc_type: str = "", doc: str = "", in_force: bool = True) -> Answer:
         """Return the answer to ``question``; raises DjkbError."""
-        return self.answerer.ask(question, filters=self.filters(doc_type, doc))
+        return self.answerer.ask(question, filters=self.filters(doc_type, doc, in_force))
 
-    def stream(self, question: str, turns: Sequence[Turn], doc_type: str = "", doc: str = "") -> Iterator[str | Answer]:
+    def stream(self, question: str, turns: Sequence[Turn], doc_type: str = "", doc: str = "",
+               in_force: bool = True) -> Iterator[str | Answer]:
         """Yield the growing answer text, then the Answer; raises DjkbError."""
-        yield from self.answerer.stream(question, turns, self.filters(doc_type, doc))
+        yield from self.answerer.stream(question, turns, self.filters(doc_type, doc, in_force))
 
     def search(self, query: str, k: int = 10, doc_type: str = "", doc: str = "", mode: str = "hybrid") -> list[Hit]:
         """Return hits for ``query``; raises DjkbError."""

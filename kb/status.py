@@ -42,6 +42,7 @@ class DocStatus:
     superseded_by: tuple[Link, ...] = ()
     current: Edition | None = None
     note: str = ""
+    issued: str | None = None
 
     @property
     def named(self) -> str:
@@ -54,7 +55,7 @@ class DocStatus:
         return any(link.doc_id for link in self.superseded_by)
 
     def to_dict(self) -> dict:
-        return {"edition": self.edition, "status": self.status, "status_basis": self.basis,
+        return {"edition": self.edition, "issued": self.issued, "status": self.status, "status_basis": self.basis,
                 "evidence": self.evidence, "supersedes": [x.to_dict() for x in self.supersedes],
                 "superseded_by": [x.to_dict() for x in self.superseded_by],
                 "current_edition": self.current.label if self.current else None,
@@ -183,7 +184,7 @@ def resolve(manifest: Manifest, overrides: tuple[Override, ...] = ()) -> dict[st
             out[d.entry.doc_id] = DocStatus(
                 d.entry.doc_id, d.entry.title, d.edition, status, d.evidence if basis != "override" else
                 f"管理员设定（{hit.set_at}）", basis, tuple(d.before), tuple(d.after), d.current,
-                d.known.note if d.known else "")
+                d.known.note if d.known else "", d.known.issued if d.known else d.entry.date)
     return out
 
 

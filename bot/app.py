@@ -33,6 +33,7 @@ class QaTab:
     clear: gr.Button
     cards: gr.HTML
     turns: gr.State
+    in_force: gr.Checkbox
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class KbTab:
     detail: gr.JSON
     table: gr.Dataframe
     refresh: gr.Button
+    status_pick: gr.Dropdown
+    set_status: gr.Button
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,12 @@ def _qa_tab(choices: list[tuple[str, str]]) -> QaTab:
             with gr.Row():
                 doc_type = gr.Dropdown(list(msg.DOC_TYPE_CHOICES), value="", label="文档类型", elem_id="djkb-doc-type")
                 doc = gr.Dropdown(choices, value="", label="限定文档", filterable=True, elem_id="djkb-doc", scale=2)
+                in_force = gr.Checkbox(True, label=msg.STATUS_FILTER, info=msg.STATUS_FILTER_INFO, elem_id="djkb-in-force")
                 clear = gr.Button("清空对话", size="sm")
         with gr.Column(scale=2):
             gr.Markdown("### 引用依据")
             cards = gr.HTML(views.cards_placeholder(msg.CARDS_PLACEHOLDER), elem_id="djkb-cards")
-    return QaTab(chatbot, question, ask, doc_type, doc, clear, cards, gr.State([]))
+    return QaTab(chatbot, question, ask, doc_type, doc, clear, cards, gr.State([]), in_force)
 
 
 def _study_tab() -> StudyTab:
@@ -124,9 +128,13 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
                                 interactive=writable, elem_id="djkb-files")
                 upload = gr.Button("上传并导入", variant="primary", interactive=writable, elem_id="djkb-upload")
             with gr.Column():
-                del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="删除文档", filterable=True,
+                del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="选择文档（删除或设定版本状态）", filterable=True,
                                       interactive=writable)
                 delete = gr.Button("删除所选文档", variant="stop", interactive=writable)
+                with gr.Row():
+                    status_pick = gr.Dropdown(list(msg.STATUS_CHOICES), value=None, label="所选文档的版本状态",
+                                              interactive=writable, elem_id="djkb-status-pick")
+                    set_status = gr.Button("设定状态", interactive=writable, elem_id="djkb-set-status")
                 source = gr.Radio([(msg.SOURCE_LABELS[s], s) for s in SOURCES], value="uploads",
                                   label="重新导入（增量，只处理有变化的文件）", interactive=writable)
                 reingest = gr.Button("重新导入", interactive=writable, elem_id="djkb-reingest")
@@ -136,7 +144,8 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
         table = gr.Dataframe(doc_table(rows), headers=list(msg.DOC_HEADERS), interactive=False, wrap=True,
                              label="知识库文档", max_height=480, elem_id="djkb-docs", column_widths=DOC_COLUMN_WIDTHS)
         refresh = gr.Button("刷新列表", size="sm")
-    return KbTab(password, files, upload, del_doc, delete, source, reingest, status, detail, table, refresh)
+    return KbTab(password, files, upload, del_doc, delete, source, reingest, status, detail, table, refresh,
+                 status_pick, set_status)
 
 
 def _eval_tab() -> EvalTab:
@@ -148,7 +157,7 @@ def _eval_tab() -> EvalTab:
 
 def _wire_qa(h: Handlers, qa: QaTab) -> None:
     gr.on([qa.question.submit, qa.ask.click], h.respond,
-          inputs=[qa.question, qa.chatbot, qa.turns, qa.doc_type, qa.doc],
+          inputs=[qa.question, qa.chatbot, qa.turns, qa.doc_type, qa.doc, qa.in_force],
           outputs=[qa.chatbot, qa.cards, qa.turns, qa.question], api_name="chat", concurrency_limit=4)
     qa.clear.click(h.clear, outputs=[qa.chatbot, qa.turns, qa.cards], api_visibility="private")
     qa.chatbot.clear(lambda: h.clear()[1:], outputs=[qa.turns, qa.cards], api_visibility="private")
@@ -170,6 +179,8 @@ def _wire_kb(h: Handlers, kb: KbTab, qa: QaTab) -> None:
     kb.reingest.click(h.reingest, inputs=[kb.source, kb.password], outputs=[kb.status, kb.detail, *lists],
                       api_visibility="private")
     kb.refresh.click(h.documents, outputs=lists, api_visibility="private")
+    kb.set_status.click(h.set_status, inputs=[kb.del_doc, kb.status_pick, kb.password], outputs=[kb.status, *lists],
+                        api_visibility="private")
 
 
 def _endpoint(method):

@@ -27,7 +27,7 @@ DOC_ORDER = {"regulation": 0, "other": 1, "speech": 2}
 def doc_choices(rows: list[dict]) -> list[tuple[str, str]]:
     """Return (label, id) pairs of the stored documents for a dropdown, regulations first, 全部文档 on top."""
     ordered = sorted(rows, key=lambda r: (DOC_ORDER.get(r["doc_type"], 3), r["title"]))
-    return [(msg.ALL_DOCS, "")] + [(r["title"], r["doc_id"]) for r in ordered]
+    return [(msg.ALL_DOCS, "")] + [(msg.doc_label(r), r["doc_id"]) for r in ordered]
 
 
 def doc_table(rows: list[dict]):
@@ -69,7 +69,7 @@ class Handlers:
 
     # ---- 问答 -----------------------------------------------------------------------------------------------
 
-    def respond(self, message, chat, history, doc_type, doc) -> Iterator[tuple]:
+    def respond(self, message, chat, history, doc_type, doc, in_force=True) -> Iterator[tuple]:
         """Stream the answer into the chat, then show its citation cards and remember the turn."""
         message = (message or "").strip()
         if not message:
@@ -81,7 +81,7 @@ class Handlers:
         yield chat, views.cards_placeholder(msg.SEARCHING), *_skip(), ""
         answer = None
         try:
-            for part in self.service.stream(message, list(history or []), doc_type or "", doc or ""):
+            for part in self.service.stream(message, list(history or []), doc_type or "", doc or "", in_force):
                 if isinstance(part, Answer):
                     answer = part
                 else:
@@ -144,6 +144,14 @@ class Handlers:
     def delete(self, doc_id, password) -> tuple:
         try:
             message = self.service.delete(doc_id or "", password)
+        except DjkbError as exc:
+            return _failure(exc), *_skip(3)
+        return views.success(message), *self.documents()
+
+    def set_status(self, doc_id, status, password) -> tuple:
+        """Override (or clear) the chosen document's edition status."""
+        try:
+            message = self.service.set_status(doc_id or "", status or None, password)
         except DjkbError as exc:
             return _failure(exc), *_skip(3)
         return views.success(message), *self.documents()

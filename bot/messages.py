@@ -144,9 +144,15 @@ def only_quoted_notice(named: str) -> str:
     return f"说明：知识库中没有{named}的全文，以下依据学习材料中对该版本条文的引用和解读。"
 
 
-def status_line(row: dict) -> str:
-    """Return a document's edition and status for lists: 2018年修订 · 已被修订."""
-    return " · ".join(x for x in (row.get("edition"), row.get("status")) if x)
+STATUS_CHOICES = (("现行有效", "现行有效"), ("已被修订", "已被修订"), ("已废止", "已废止"), ("未知", "未知"),
+                  ("清除设定（自动判断）", ""))
+
+
+def doc_label(row: dict) -> str:
+    """Return how lists name a document: 《中国共产党纪律处分条例》（2018年修订）〔已被修订〕; a speech by its title."""
+    if row.get("doc_type") == "speech" or not row.get("cited_as"):
+        return row["title"]
+    return row["cited_as"] + (f"〔{row['status']}〕" if row.get("status") else "")
 
 
 def status_set(named: str, status: str | None) -> str:

@@ -84,7 +84,7 @@ def card_html(n: int | None, chunk: Chunk, words: Sequence[str], context: Contex
     badge = "<span class='djkb-badge'>可能相关</span>" if related else ""
     num = f"<span class='djkb-n'>[{n}]</span>" if n is not None else ""
     path = f"<span class='djkb-path'>{escape(chunk.heading)}</span>" if chunk.heading else ""
-    head = f"<div class='djkb-card-head'>{badge}{num}<b>《{escape(chunk.doc_title)}》</b>{path}</div>"
+    head = f"<div class='djkb-card-head'>{badge}{num}<b>{escape(chunk.cited_as)}</b>{path}</div>"
     body = f"<div class='djkb-passage'>{highlight(chunk.text, words)}</div>"
     more = ""
     if context is not None:
@@ -116,6 +116,7 @@ def answer_message(answer: Answer | str, rewritten: str | None = None, query: st
 def final_message(answer: Answer) -> str:
     """Return the chat message for a finished answer, its notice (if any) appended."""
     text = answer_message(answer, answer.rewritten_query, answer.query)
+    text += "".join(f"\n\n**{escape(n.text)}**" for n in answer.notices)
     return text + ("\n\n" + msg.notice(answer.notice) if answer.notice else "")
 
 
@@ -160,7 +161,7 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
 
 def doc_table_rows(rows: Sequence[dict]) -> list[list]:
     """Return the 知识库 table's cells for document rows, in the order of ``messages.DOC_HEADERS``."""
-    return [[r["doc_id"], r["title"], msg.doc_type_label(r["doc_type"]), r["chunks"], r["articles"], r["chars"],
+    return [[r["doc_id"], msg.doc_label(r), msg.doc_type_label(r["doc_type"]), r["chunks"], r["articles"], r["chars"],
              r["audit"], "、".join(r["sources"]), r["ingested_at"]] for r in rows]
 
 

@@ -128,8 +128,8 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
                                 interactive=writable, elem_id="djkb-files")
                 upload = gr.Button("上传并导入", variant="primary", interactive=writable, elem_id="djkb-upload")
             with gr.Column():
-                del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="选择文档（删除或设定版本状态）", filterable=True,
-                                      interactive=writable)
+                del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="选择文档（删除或设定版本状态）",
+                                      filterable=True, interactive=writable)
                 delete = gr.Button("删除所选文档", variant="stop", interactive=writable)
                 with gr.Row():
                     status_pick = gr.Dropdown(list(msg.STATUS_CHOICES), value=None, label="所选文档的版本状态",

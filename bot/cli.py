@@ -293,6 +293,28 @@ def ask(ctx, question, batch, doc_type, doc, as_json, all_editions) -> None:
 
 
 @cli.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--docx", "docx_path", type=click.Path(dir_okay=False, path_type=Path), help="导出 Word 对照表")
+@click.option("--all", "show_all", is_flag=True, help="也列出未变的条文")
+@click.pass_context
+def compare(ctx, old: str, new: str, as_json: bool, docx_path: Path | None, show_all: bool) -> None:
+    """逐条对照两个版本（按内容对齐）：新增、删除、修改、未变。Compare two editions article by article."""
+    from bot.compare import compare_editions, to_docx, to_text
+
+    try:
+        result = compare_editions(_settings(ctx).kb_dir, old, new)
+    except DjkbError as exc:
+        _fail(exc)
+    if docx_path:
+        to_docx(result, docx_path)
+    click.echo(_dump(result.to_dict()) if as_json else to_text(result, show_all))
+    if docx_path and not as_json:
+        click.echo(f"已导出：{docx_path}")
+
+
+@cli.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True)
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @click.pass_context

@@ -202,3 +202,18 @@ def test_every_answer_citing_the_superseded_text_carries_the_notice(discipline_k
     assert final.notices and final.notices[0].text == NOTICE_2018
     # Ordinary questions stay answerable from the only full text: the 现行有效 filter keeps it (with the notice).
     assert Searcher(discipline_kb).search("各级组织应当开展工作", k=3)[0].chunk.doc_title == "中国共产党纪律处分条例"
+
+
+def test_app_views_show_editions_and_notices():
+    from bot import messages as msg
+    from bot.handlers import doc_choices
+    from bot.views import doc_table_rows, final_message
+    from kb.schema import Answer, Notice
+
+    answer = Answer("q", "答案[1]", False, notices=(Notice("superseded", "d", "2018年修订", "2023年修订", "", NOTICE_2018),))
+    assert NOTICE_2018 in final_message(answer)
+    row = {"doc_id": "d", "title": "中国共产党纪律处分条例", "doc_type": "regulation", "chunks": 1, "articles": 1,
+           "chars": 1, "audit": "完整", "sources": ["a.txt"], "ingested_at": "", "edition": "2018年修订",
+           "status": "已被修订", "cited_as": "《中国共产党纪律处分条例》（2018年修订）"}
+    assert doc_choices([row])[1] == ("《中国共产党纪律处分条例》（2018年修订）〔已被修订〕", "d")
+    assert doc_table_rows([row])[0][1] == msg.doc_label(row)

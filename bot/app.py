@@ -51,6 +51,15 @@ class StudyTab:
 
 
 @dataclass(frozen=True)
+class Compare:
+    old: gr.Textbox
+    new: gr.Textbox
+    run: gr.Button
+    view: gr.HTML
+    file: gr.File
+
+
+@dataclass(frozen=True)
 class KbTab:
     password: gr.Textbox
     files: gr.File
@@ -65,6 +74,7 @@ class KbTab:
     refresh: gr.Button
     status_pick: gr.Dropdown
     set_status: gr.Button
+    compare: Compare
 
 
 @dataclass(frozen=True)
@@ -144,8 +154,16 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
         table = gr.Dataframe(doc_table(rows), headers=list(msg.DOC_HEADERS), interactive=False, wrap=True,
                              label="知识库文档", max_height=480, elem_id="djkb-docs", column_widths=DOC_COLUMN_WIDTHS)
         refresh = gr.Button("刷新列表", size="sm")
+        with gr.Accordion("版本对照", open=False):
+            gr.Markdown(msg.COMPARE_INTRO)
+            with gr.Row():
+                cmp_old = gr.Textbox(label="旧版本（文档ID或标题）", elem_id="djkb-cmp-old")
+                cmp_new = gr.Textbox(label="新版本（文档ID、标题或《标题》（2023年修订））", elem_id="djkb-cmp-new")
+                cmp_run = gr.Button("对照", elem_id="djkb-cmp-run")
+            cmp_view = gr.HTML(elem_id="djkb-cmp-view")
+            cmp_file = gr.File(label="对照表（.docx）", interactive=False, height=90)
     return KbTab(password, files, upload, del_doc, delete, source, reingest, status, detail, table, refresh,
-                 status_pick, set_status)
+                 status_pick, set_status, Compare(cmp_old, cmp_new, cmp_run, cmp_view, cmp_file))
 
 
 def _eval_tab() -> EvalTab:
@@ -179,6 +197,8 @@ def _wire_kb(h: Handlers, kb: KbTab, qa: QaTab) -> None:
     kb.reingest.click(h.reingest, inputs=[kb.source, kb.password], outputs=[kb.status, kb.detail, *lists],
                       api_visibility="private")
     kb.refresh.click(h.documents, outputs=lists, api_visibility="private")
+    kb.compare.run.click(h.compare, inputs=[kb.compare.old, kb.compare.new], outputs=[kb.compare.view, kb.compare.file],
+                         api_visibility="private")
     kb.set_status.click(h.set_status, inputs=[kb.del_doc, kb.status_pick, kb.password], outputs=[kb.status, *lists],
                         api_visibility="private")
 

@@ -156,6 +156,12 @@ class Handlers:
             return _failure(exc), *_skip(3)
         return views.success(message), *self.documents()
 
+    def compare(self, old, new) -> tuple:
+        """Show two editions compared article by article, with the .docx to download."""
+        with user_errors():
+            result, docx = self.service.compare(old or "", new or "")
+        return views.compare_html(result), str(docx)
+
     def reingest(self, source, password, progress=gr.Progress()) -> tuple:  # noqa: B008  (Gradio's marker)
         try:
             report = self.service.reingest(source, password, progress=_ingest_progress(progress))

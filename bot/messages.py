@@ -32,6 +32,8 @@ EMPTY_TOPIC = "请输入学习主题，例如“民主生活会”或“预备�
 NO_FILES = "请先选择要上传的文件"
 NO_DOC_CHOSEN = "请先选择要删除的文档"
 NO_DOC_CHOSEN_STATUS = "请先选择要设定状态的文档"
+NO_EDITIONS_CHOSEN = "请选择要对照的两个版本（旧版本和新版本）"
+COMPARE_INTRO = "逐条对照同一法规的两个版本（按内容对齐，不按条号）：新增、删除、修改（标出改动的字）、未变及序号变化。"
 UNKNOWN_OUTCOME = "导入结果未知，请在文档列表中核对"
 
 

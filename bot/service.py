@@ -275,6 +275,16 @@ class Service:
         return (md, to_docx(outline, quiz, folder / f"{stem}.docx", quiz.shortfall),
                 to_xlsx(quiz, folder / f"{safe_filename(f'题库-{topic}')}.xlsx", f"题库：{topic}"))
 
+    def compare(self, old: str, new: str):
+        """Return the comparison of two editions (ids, titles or a quoted edition) and its .docx; raises DjkbError."""
+        from .compare import compare_editions, to_docx
+
+        if not (old or "").strip() or not (new or "").strip():
+            raise DjkbError(msg.NO_EDITIONS_CHOSEN)
+        result = compare_editions(Path(self.settings.kb_dir), old, new)
+        folder = Path(tempfile.mkdtemp(prefix="compare-", dir=self.export_dir))
+        return result, to_docx(result, folder / f"{safe_filename('条文对照')}.docx")
+
     # ---- changing the knowledge base -----------------------------------------------------------------------
 
     def _changed(self) -> None:

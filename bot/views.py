@@ -43,6 +43,8 @@ CSS = """
 .djkb-study h3 {margin-top: 14px;}
 .djkb-study li {line-height: 1.7; margin: 4px 0;}
 .djkb-src {color: var(--body-text-color-subdued); font-size: 0.9em;}
+.djkb-cmp del {color: #b91c1c;} .djkb-cmp ins {color: #1d4ed8;}
+.djkb-cmp p {white-space: pre-wrap; line-height: 1.7;}
 """
 
 
@@ -157,6 +159,25 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
         parts.append("</ol></details>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def compare_html(result) -> str:
+    """Return a bot.compare.Comparison as HTML: the summary, then each changed, added, deleted or moved article."""
+    from kb.compare import summary
+
+    from .compare import row_title
+
+    head = "；".join(f"{k} {v}" for k, v in summary(result.pairs).items())
+    parts = [f"<div class='djkb-cmp'><h3>{escape(result.old.name)} → {escape(result.new.name)}</h3><p>{head}</p>"]
+    tags = {"equal": "{}", "delete": "<del>{}</del>", "insert": "<ins>{}</ins>"}
+    for p in result.pairs:
+        if p.kind == "未变" and not p.renumbered:
+            continue
+        runs = p.diff if p.kind == "修改" else (("delete" if p.kind == "删除" else "insert" if p.kind == "新增" else "equal",
+                                                (p.new or p.old).text),)
+        body = "".join(tags[op].format(escape(text)) for op, text in runs)
+        parts.append(f"<h4>{escape(row_title(p))}</h4><p>{body}</p>")
+    return "".join(parts) + "</div>"
 
 
 def doc_table_rows(rows: Sequence[dict]) -> list[list]:

@@ -97,3 +97,18 @@ def test_compare_cli_json_and_docx(hash_kb, tmp_path, charter):
     assert "第十条 → 第十条（修改）" in heads and "第二十条（删除）" in heads
     struck = [r.text for p in doc.paragraphs for r in p.runs if r.font.strike]
     assert charter[19].text in struck
+
+
+def test_app_compare_view(hash_kb, tmp_path, charter):
+    from bot.handlers import Handlers
+    from bot.service import Service
+    from kb.retrieve import Searcher
+
+    for name, rev, bodies in (("old.txt", "（2022年10月22日某某大会通过）", [a.text for a in charter]),
+                              ("new.txt", "（2022年10月22日某某大会通过 2027年10月1日某某大会部分修改）", edited(charter))):
+        (tmp_path / name).write_text(edition_text("测试党章", rev, bodies), encoding="utf-8")
+    ingest(hash_kb, [tmp_path / "old.txt", tmp_path / "new.txt"])
+    handlers = Handlers(Service(hash_kb.settings, searcher=Searcher(hash_kb)))
+    html, docx = handlers.compare("《测试党章》（2022年发布）", "《测试党章》（2027年部分修改）")
+    assert "第二十条（删除）" in html and "<ins>（本句为测试新增）</ins>" in html and docx.endswith(".docx")
+    assert "第一条（" not in html  # unchanged articles in place are not listed

@@ -123,3 +123,25 @@ def test_compare_aligns_every_quoted_article_or_marks_it_new(editions_settings):
     by_new = {p["new_label"]: p for p in result["pairs"]}
     assert by_new["第一百五十三条"]["old_label"] != "第一百五十三条"  # the 2018 text has 142 articles
     assert by_new["第三十条"]["old_label"] == "第二十八条" and by_new["第一百零五条"]["old_label"] == "第九十六条"
+
+
+@pytest.mark.browser
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")
+def test_browser_chat_shows_the_notice_and_the_edition(editions_settings, searcher, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from test_app import serve
+    from test_browser import ARGS, CHROMIUM, WAIT_MS
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian Chromium is not installed at /usr/bin/chromium")
+    expect.set_options(timeout=WAIT_MS)
+    with serve(editions_settings, searcher, tmp_path / "reports") as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        page = browser.new_page(locale="zh-CN")
+        page.goto(url)
+        page.locator("#djkb-question textarea").fill("纪律处分条例第二十七条讲了什么")
+        page.locator("#djkb-ask").click()
+        expect(page.locator("#djkb-cards .djkb-card").first).to_contain_text("《中国共产党纪律处分条例》（2018年修订）")
+        expect(page.locator("#djkb-chat")).to_contain_text(NOTICE)
+        browser.close()

@@ -51,7 +51,7 @@ class Answerer:
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))
 
     def ask(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
-        """Return the answer to ``query`` with its edition notices; raises DjkbError for an empty query or knowledge base."""
+        """Return the answer to ``query`` with its edition notices; raises DjkbError for an empty query or KB."""
         r = self.retrieve(query, history, filters)
         return self.noticed(r, self._ask(query, r))
 

@@ -96,7 +96,8 @@ def _qa_tab(choices: list[tuple[str, str]]) -> QaTab:
             with gr.Row():
                 doc_type = gr.Dropdown(list(msg.DOC_TYPE_CHOICES), value="", label="文档类型", elem_id="djkb-doc-type")
                 doc = gr.Dropdown(choices, value="", label="限定文档", filterable=True, elem_id="djkb-doc", scale=2)
-                in_force = gr.Checkbox(True, label=msg.STATUS_FILTER, info=msg.STATUS_FILTER_INFO, elem_id="djkb-in-force")
+                in_force = gr.Checkbox(True, label=msg.STATUS_FILTER, info=msg.STATUS_FILTER_INFO,
+                                       elem_id="djkb-in-force")
                 clear = gr.Button("清空对话", size="sm")
         with gr.Column(scale=2):
             gr.Markdown("### 引用依据")

@@ -10,6 +10,7 @@ from kb.catalog import Catalog
 from kb.compare import Article, Pair, articles_of, compare, summary
 from kb.editions import edition_asked, edition_year, regulation_key, without_edition
 from kb.errors import NotFound
+from kb.grammar import article_number
 from kb.status import cite_title
 
 from .editions import find_entry
@@ -41,6 +42,7 @@ class Comparison:
 def _quoted(catalog: Catalog, spec: str) -> Edition:
     """Return the edition ``spec`` (《标题》（2023年修订）) as quoted in study notes; raises NotFound."""
     ask = edition_asked(spec)
+    # 《标题》（2023年修订） without its edition leaves empty brackets behind
     title = regulation_key(without_edition(spec, ask).replace("（）", "").replace("()", ""))
     manifest = catalog.load()
     found: dict[str, Article] = {}
@@ -54,14 +56,8 @@ def _quoted(catalog: Catalog, spec: str) -> Edition:
                     name = cite_title(c.quotes, c.edition)
     if not found:
         raise NotFound(f"知识库中没有文档或引文 {spec}（用 `djkb docs` 查看文档及其 ID）")
-    ordered = sorted(found.values(), key=lambda a: articles_of_key(a))
+    ordered = sorted(found.values(), key=lambda a: article_number(a.label) or (0, 0))
     return Edition(name + "（引文）", tuple(ordered), partial=True)
-
-
-def articles_of_key(a: Article) -> tuple[int, int]:
-    from kb.grammar import article_number
-
-    return article_number(a.label) or (0, 0)
 
 
 def load_edition(kb_dir: Path, spec: str) -> Edition:

@@ -168,7 +168,9 @@ class Service:
         return document_rows(self.manifest(), self.searcher.statuses())
 
     def set_status(self, doc: str, status: str | None, password: str | None = None) -> str:
-        """Override a document's status (None or '' clears it); return the message. Raises PermissionDenied, NotFound."""
+        """Override a document's status (None or '' clears it); return the message.
+
+        Raises PermissionDenied or NotFound."""
         from .editions import set_status
 
         authorize(self.access, self.settings.admin_password, password)

@@ -204,15 +204,8 @@ def _is_preamble(line: str) -> bool:
     return line.replace(" ", "") in _PREAMBLES
 
 
-def parse_structure(text: str) -> list[Section]:
-    """Return the sections of normalized ``text`` in document order; text before the first one is front matter.
-
-    Only line-start labels count. An article 第X条 must be part of a run of increasing numbers, so quotations
-    in a news preamble or a Q&A part do not break the parse; articles quoted under 【条文】 never count. Inside an article body, （一） and 1. are items of
-    the article, not headings. Appendix markers (延伸阅读, 附件, …答记者问) and source credits after an article
-    open an ``other`` section.
-    """
-    lines = list(_lines(text))
+def _candidates(text: str, lines: list[_Line]) -> tuple[list[_Article], dict[int, str]]:
+    """Return the lines that start like article headings, and their labels, leaving out quoted articles."""
     cands: list[_Article] = []
     labels: dict[int, str] = {}
     quoted = [(q.start, q.end) for q in quoted_articles(text)]
@@ -223,6 +216,19 @@ def parse_structure(text: str) -> list[Section]:
         if found:
             cands.append(_Article(i, found[0], found[1]))
             labels[i] = found[2]
+    return cands, labels
+
+
+def parse_structure(text: str) -> list[Section]:
+    """Return the sections of normalized ``text`` in document order; text before the first one is front matter.
+
+    Only line-start labels count. An article 第X条 must be part of a run of increasing numbers, so quotations
+    in a news preamble or a Q&A part do not break the parse; articles quoted under 【条文】 never count. Inside an
+    article body, （一） and 1. are items of the article, not headings. Appendix markers (延伸阅读, 附件, …答记者问)
+    and source credits after an article open an ``other`` section.
+    """
+    lines = list(_lines(text))
+    cands, labels = _candidates(text, lines)
     articles = _accepted_articles(cands)
     bases = {c.index: c.base for c in cands}
 

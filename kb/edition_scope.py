@@ -78,7 +78,8 @@ def edition_scope(text: str, manifest: Manifest, statuses: Mapping[str, DocStatu
     key = keys[0]
     mine = {d: s for d, s in statuses.items() if regulation_key(s.title) == key}
     quoted = list(quotations.get(key, ()))
-    years = [y for y in [edition_year(s.edition) for s in mine.values()] + [edition_year(c.edition) for c in quoted] if y]
+    labels = [s.edition for s in mine.values()] + [c.edition for c in quoted]
+    years = [y for y in map(edition_year, labels) if y]
     year, label = _target(ask, key, years)
     docs = tuple(d for d, s in mine.items() if year is not None and edition_year(s.edition) == year)
     quotes = tuple(c for c in quoted if year is not None and edition_year(c.edition) == year)

@@ -38,13 +38,6 @@ class Edition:
     def year(self) -> int | None:
         return edition_year(self.label)
 
-    @property
-    def verified(self) -> bool:
-        return self.evidence != "unverified"
-
-    def to_dict(self) -> dict:
-        return {"title": self.title, "edition": self.label, "issued": self.issued, "effective": self.effective,
-                "issuer": self.issuer, "status": self.status, "evidence": self.evidence, "note": self.note}
 
 
 def regulation_key(title: str) -> str:
@@ -86,12 +79,6 @@ def registry_edition(title: str, label: str | None, date: str | None = None) -> 
     """Return the registry's edition of ``title`` of the same year as ``label`` (or ``date``), or None."""
     year = edition_year(label) or (int(date[:4]) if date and date[:4].isdigit() else None)
     return next((e for e in history(title) if year is not None and e.year == year), None)
-
-
-def newest(title: str) -> Edition | None:
-    """Return the registry's newest edition of ``title``."""
-    editions = history(title)
-    return editions[-1] if editions else None
 
 
 def in_force_on(title: str, date: str) -> Edition | None:

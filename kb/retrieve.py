@@ -354,7 +354,8 @@ class Searcher:
         """Return the ids of the documents ``filters`` lets through (None: all)."""
         self.refresh()
         filters = filters or Filters()
-        return filters.allowed_docs(self.manifest, blocked_by_default(self.statuses()) if filters.in_force else frozenset())
+        blocked = blocked_by_default(self.statuses()) if filters.in_force else frozenset()
+        return filters.allowed_docs(self.manifest, blocked)
 
     def search(self, query: str | Query, *, k: int = 10, mode: Mode = "hybrid",
                filters: Filters | None = None) -> list[Hit]:

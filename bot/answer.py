@@ -57,7 +57,8 @@ class Answerer:
 
     def noticed(self, r: Retrieval, answer: Answer) -> Answer:
         """Return ``answer`` with notices on the superseded, repealed or only quoted texts it cites."""
-        return notices_for(answer, self.searcher.statuses(), self.searcher.edition_scope(r.query))
+        return notices_for(answer, self.searcher.statuses(), self.searcher.edition_scope(r.query),
+                           self.searcher.quotations)
 
     def _ask(self, query: str, r: Retrieval) -> Answer:
         if not r.evidence.sufficient(self.policy):

@@ -134,6 +134,10 @@ def superseded_notice(title: str, edition: str | None, kind: str, current: str |
     return f"注意：知识库中的《{title}》{have}；该{kind}已于{current}{tail}。"
 
 
+def also_quoted(title: str, current: str, article: str) -> str:
+    return f"知识库中另有{current}版{article}的引文，内容可能不同，可问“{current}的{title}{article}”。"
+
+
 def repealed_notice(named: str) -> str:
     return f"注意：{named}已废止，以下内容仅供参考。"
 

@@ -2,7 +2,7 @@
 full text, an edition the question named that the knowledge base lacks."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from kb.edition_scope import EditionScope
@@ -19,12 +19,15 @@ def _kind_word(title: str) -> str:
     return "党章" if key.endswith("章程") else key[-2:]
 
 
-def superseded(status: DocStatus) -> Notice:
-    """Return the notice for a citation of a superseded edition."""
+def superseded(status: DocStatus, also: str | None = None) -> Notice:
+    """Return the notice for a citation of a superseded edition; ``also``: an article of the current edition with the
+    same number that is quoted in the knowledge base (its content may differ)."""
     current: Edition | None = status.current
     text = msg.superseded_notice(status.title, status.edition, _kind_word(status.title),
                                  current.label if current else None, current.effective if current else None,
                                  "条文序号有变化" in (current.note if current else ""))
+    if also and current is not None:
+        text += msg.also_quoted(status.title, current.label, also)
     return Notice("superseded", status.doc_id, status.edition, current.label if current else None,
                   status.evidence, text)
 
@@ -41,7 +44,17 @@ def quotation(chunk: Chunk) -> Notice:
                   msg.quotation_notice(named, chunk.article or "", chunk.doc_title))
 
 
-def notices_for(answer: Answer, statuses: Mapping[str, DocStatus], scope: EditionScope | None = None) -> Answer:
+def _quoted_same(chunk: Chunk, status: DocStatus, quotations: Mapping[str, Sequence[Chunk]]) -> str | None:
+    """Return the article label when the current edition's article of that number is quoted in the knowledge base."""
+    if not chunk.article or status.current is None:
+        return None
+    same = [q for q in quotations.get(regulation_key(status.title), ())
+            if q.article == chunk.article and q.edition == status.current.label]
+    return chunk.article if same else None
+
+
+def notices_for(answer: Answer, statuses: Mapping[str, DocStatus], scope: EditionScope | None = None,
+                quotations: Mapping[str, Sequence[Chunk]] | None = None) -> Answer:
     """Return ``answer`` with one notice per superseded, repealed or quoted source it cites (none on a refusal)."""
     if answer.refused:
         return answer
@@ -51,7 +64,7 @@ def notices_for(answer: Answer, statuses: Mapping[str, DocStatus], scope: Editio
         if c.quotes:
             out.setdefault(("quotation", c.doc_id), quotation(c))
         elif status is not None and status.status == SUPERSEDED:
-            out.setdefault(("superseded", c.doc_id), superseded(status))
+            out.setdefault(("superseded", c.doc_id), superseded(status, _quoted_same(c, status, quotations or {})))
         elif status is not None and status.status == REPEALED:
             out.setdefault(("repealed", c.doc_id), repealed(status))
     if scope is not None and scope.only_quoted and not any(n.kind == "quotation" for n in out.values()):

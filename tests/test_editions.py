@@ -196,7 +196,9 @@ def test_every_answer_citing_the_superseded_text_carries_the_notice(discipline_k
     assert not answer.refused and answer.citations[0].chunk.cited_as == "《中国共产党纪律处分条例》（2018年修订）"
     notice = answer.notices[0]
     assert (notice.kind, notice.edition, notice.current_edition) == ("superseded", "2018年修订", "2023年修订")
-    assert notice.text == NOTICE_2018 and "corpus:" in notice.evidence
+    assert notice.text == NOTICE_2018 + ("知识库中另有2023年修订版第十九条的引文，内容可能不同，"
+                                         "可问“2023年修订的中国共产党纪律处分条例第十九条”。")
+    assert "corpus:" in notice.evidence
     assert answer.to_dict()["notices"][0]["doc_id"] == answer.citations[0].chunk.doc_id
     final = list(answerer.stream("纪律处分条例第三条"))[-1]
     assert final.notices and final.notices[0].text == NOTICE_2018

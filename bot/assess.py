@@ -171,7 +171,7 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
 
     typed: the best sentence's coverage of the question; when the question asks for a quantity, only of sentences
     that state one, reduced when they miss the question's focus words; domain: how much of the question the regulations'
-    vocabulary covers; regulation: whether a regulation is among the passages judged.
+    vocabulary covers; regulation: whether a regulation (or a quoted article of one) is among the passages judged.
     """
     words = q.search_words
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
@@ -182,7 +182,8 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
     focus = focus_words(searcher, q) if q.expected is not None else []
     typed = max((searcher.coverage(words, text) * (1.0 if not focus or any(mentions_loosely(w, s.lower()) for w in focus)
                                                    else OFF_FOCUS) for text, s in sentences), default=0.0)
-    regulation = float(any(h.chunk.doc_type == "regulation" for h in hits[:PASSAGES_JUDGED]))
+    # An article quoted under 【条文】 is regulation text, though a study note holds it.
+    regulation = float(any(h.chunk.doc_type == "regulation" or h.chunk.quotes for h in hits[:PASSAGES_JUDGED]))
     return dense, coverage, typed, searcher.regulation_share(words), regulation
 
 

@@ -141,12 +141,19 @@ class EditionAsk:
     year: int | None
     newest: bool
     span: tuple[int, int]
+    strict: bool = True  # 2018年版, 新版; a bare year before a title (1982年宪法) or 十九大党章 is loose
 
     def describe(self) -> str:
         return f"{self.year}年版" if self.year else "最新版本"
 
 
 _ASK_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改|部分修改|印发|发布)(?:版|后)?(?:本)?的?")
+# 1982年宪法, 1997年的纪律处分条例: a year right before a title names the edition of that year.
+_ASK_YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年(?:的|版的?)?(?=[^\d月日，。？?！!]{0,8}?(?:宪法|党章|条例|细则|准则))")
+# 十九大党章: the charter as a national congress amended it.
+_CONGRESS_YEARS = {"十二": 1982, "十三": 1987, "十四": 1992, "十五": 1997, "十六": 2002, "十七": 2007, "十八": 2012,
+                   "十九": 2017, "二十": 2022}
+_ASK_CONGRESS = re.compile(r"(十[二三四五六七八九]|二十)大(?:修改|通过)?的?(?=党章)")
 _ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行(?!有效))(?:本)?的?")
 
 
@@ -158,9 +165,13 @@ def edition_asked(text: str) -> EditionAsk | None:
     m = _ASK_NEW.search(text)
     if m:
         return EditionAsk(None, True, m.span())
-    for m in _ASK_YEAR.finditer(text):
-        if not text[max(0, m.start() - 2):m.start()].endswith(_COMPARED):
-            return EditionAsk(int(m.group(1)), False, m.span())
+    for pattern, strict in ((_ASK_YEAR, True), (_ASK_YEAR_TITLE, False)):
+        for m in pattern.finditer(text):
+            if not text[max(0, m.start() - 2):m.start()].endswith(_COMPARED):
+                return EditionAsk(int(m.group(1)), False, m.span(), strict)
+    m = _ASK_CONGRESS.search(text)
+    if m:
+        return EditionAsk(_CONGRESS_YEARS[m.group(1)], False, m.span(), strict=False)
     return None
 
 

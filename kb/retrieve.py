@@ -313,9 +313,11 @@ class Searcher:
         return self._statuses[1]
 
     def edition_scope(self, query: str | Query) -> EditionScope | None:
-        """Return the edition the query names and what the knowledge base holds of it, if it names one."""
+        """Return the edition the query names and what the knowledge base holds of it, if it names one; a loosely
+        named edition (十九大党章, 1982年宪法) counts only with an article (a question about its history is not one)."""
         q = self.parse(query)
-        return edition_scope(q.text, self.manifest, self.statuses(), self.quotations)
+        scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations)
+        return scope if scope is None or scope.ask.strict or q.article is not None else None
 
     def _lookup_edition(self, ref: ArticleRef, scope: EditionScope) -> ArticleLookup:
         chunks = [c for d in scope.doc_ids for c in self.article_chunks(d, ref.label)]

@@ -81,6 +81,10 @@ def test_edition_asked_in_questions():
     assert edition_asked("新版纪律处分条例第十九条").newest
     assert edition_asked("新修订的纪律处分条例比2018年版新增了多少条").newest  # 比2018年版 is compared with
     assert edition_asked("纪律处分条例第十九条") is None
+    assert edition_asked("1982年宪法原文第七十九条").year == 1982
+    assert edition_asked("1997年的纪律处分条例（试行）第五十条怎么规定的").year == 1997
+    assert edition_asked("十九大党章第三十一条是怎么写的").year == 2017
+    assert edition_asked("截至2021年7月1日现行有效的准则和条例各有多少部？") is None
 
 
 def _edition(tmp: Path, name: str, line: str, articles: int = 12, seed: int = 0) -> Path:

@@ -39,6 +39,7 @@ test: setup system-deps
 bench: setup
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.ingest
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.search
+	$(BIN)/python -m benchmarks.compare --corpus $(CORPUS)
 
 clean:
 	rm -rf $(VENV) .djkb build *.egg-info

@@ -44,6 +44,7 @@ bench: setup
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.search
 	DJKB_CORPUS=$(CORPUS) $(BIN)/python -m benchmarks.embed
 	$(BIN)/python -m benchmarks.scale --corpus $(CORPUS) --factors 1 10
+	$(BIN)/python -m benchmarks.compare --corpus $(CORPUS)
 
 clean:
 	rm -rf $(VENV) .djkb build *.egg-info

@@ -14,6 +14,7 @@ from kb.sentences import split_sentences
 from .assess import DEFAULT_ANSWERABILITY, Answerability, Evidence, assess
 from .compose import compose
 from .messages import NO_EVIDENCE
+from .notices import notices_for
 from .rewrite import Turn, rewrite
 
 REFUSAL_TEXT = NO_EVIDENCE + "。"
@@ -52,8 +53,16 @@ class Answerer:
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))
 
     def ask(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
-        """Return the answer to ``query``; raises DjkbError for an empty query or knowledge base."""
+        """Return the answer to ``query`` with its edition notices; raises DjkbError for an empty query or KB."""
         r = self.retrieve(query, history, filters)
+        return self.noticed(r, self._ask(query, r))
+
+    def noticed(self, r: Retrieval, answer: Answer) -> Answer:
+        """Return ``answer`` with notices on the superseded, repealed or only quoted texts it cites."""
+        return notices_for(answer, self.searcher.statuses(), self.searcher.edition_scope(r.query),
+                           self.searcher.quotations)
+
+    def _ask(self, query: str, r: Retrieval) -> Answer:
         if not r.evidence.sufficient(self.policy):
             return refusal(query, r)
         extractive = partial(self._extractive, r)
@@ -67,8 +76,12 @@ class Answerer:
         return extractive(query, r.rewritten, r.hits)
 
     def stream(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Iterator[str | Answer]:
-        """Yield the growing answer text, then the final Answer (verified, in LLM mode)."""
+        """Yield the growing answer text, then the final Answer (verified, in LLM mode) with its notices."""
         r = self.retrieve(query, history, filters)
+        for part in self._stream(query, r):
+            yield self.noticed(r, part) if isinstance(part, Answer) else part
+
+    def _stream(self, query: str, r: Retrieval) -> Iterator[str | Answer]:
         if not r.evidence.sufficient(self.policy):
             yield refusal(query, r)
             return

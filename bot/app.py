@@ -51,6 +51,7 @@ class QaTab:
     clear: gr.Button
     cards: gr.HTML
     turns: gr.State
+    in_force: gr.Checkbox
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,15 @@ class StudyTab:
 
 
 @dataclass(frozen=True)
+class Compare:
+    old: gr.Textbox
+    new: gr.Textbox
+    run: gr.Button
+    view: gr.HTML
+    file: gr.File
+
+
+@dataclass(frozen=True)
 class KbTab:
     password: gr.Textbox
     files: gr.File
@@ -80,6 +90,9 @@ class KbTab:
     detail: gr.JSON
     table: gr.Dataframe
     refresh: gr.Button
+    status_pick: gr.Dropdown
+    set_status: gr.Button
+    compare: Compare
 
 
 @dataclass(frozen=True)
@@ -101,11 +114,13 @@ def _qa_tab(choices: list[tuple[str, str]]) -> QaTab:
             with gr.Row():
                 doc_type = gr.Dropdown(list(msg.DOC_TYPE_CHOICES), value="", label="文档类型", elem_id="djkb-doc-type")
                 doc = gr.Dropdown(choices, value="", label="限定文档", filterable=True, elem_id="djkb-doc", scale=2)
+                in_force = gr.Checkbox(True, label=msg.STATUS_FILTER, info=msg.STATUS_FILTER_INFO,
+                                       elem_id="djkb-in-force")
                 clear = gr.Button("清空对话", size="sm")
         with gr.Column(scale=2):
             gr.Markdown("### 引用依据")
             cards = gr.HTML(views.cards_placeholder(msg.CARDS_PLACEHOLDER), elem_id="djkb-cards")
-    return QaTab(chatbot, question, ask, doc_type, doc, clear, cards, gr.State([]))
+    return QaTab(chatbot, question, ask, doc_type, doc, clear, cards, gr.State([]), in_force)
 
 
 def _study_tab() -> StudyTab:
@@ -143,9 +158,13 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
                                 elem_id="djkb-files")
                 upload = gr.Button("上传并导入", variant="primary", interactive=writable, elem_id="djkb-upload")
             with gr.Column():
-                del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="删除文档", filterable=True,
-                                      interactive=writable)
+                del_doc = gr.Dropdown(doc_choices(rows)[1:], value=None, label="选择文档（删除或设定版本状态）",
+                                      filterable=True, interactive=writable)
                 delete = gr.Button("删除所选文档", variant="stop", interactive=writable)
+                with gr.Row():
+                    status_pick = gr.Dropdown(list(msg.STATUS_CHOICES), value=None, label="所选文档的版本状态",
+                                              interactive=writable, elem_id="djkb-status-pick")
+                    set_status = gr.Button("设定状态", interactive=writable, elem_id="djkb-set-status")
                 source = gr.Radio([(msg.SOURCE_LABELS[s], s) for s in SOURCES], value="uploads",
                                   label="重新导入（增量，只处理有变化的文件）", interactive=writable)
                 reingest = gr.Button("重新导入", interactive=writable, elem_id="djkb-reingest")
@@ -155,7 +174,16 @@ def _kb_tab(service: Service, rows: list[dict]) -> KbTab:
         table = gr.Dataframe(doc_table(rows), headers=list(msg.DOC_HEADERS), interactive=False, wrap=True,
                              label="知识库文档", max_height=480, elem_id="djkb-docs", column_widths=DOC_COLUMN_WIDTHS)
         refresh = gr.Button("刷新列表", size="sm")
-    return KbTab(password, files, upload, del_doc, delete, source, reingest, status, detail, table, refresh)
+        with gr.Accordion("版本对照", open=False):
+            gr.Markdown(msg.COMPARE_INTRO)
+            with gr.Row():
+                cmp_old = gr.Textbox(label="旧版本（文档ID或标题）", elem_id="djkb-cmp-old")
+                cmp_new = gr.Textbox(label="新版本（文档ID、标题或《标题》（2023年修订））", elem_id="djkb-cmp-new")
+                cmp_run = gr.Button("对照", elem_id="djkb-cmp-run")
+            cmp_view = gr.HTML(elem_id="djkb-cmp-view")
+            cmp_file = gr.File(label="对照表（.docx）", interactive=False, height=90)
+    return KbTab(password, files, upload, del_doc, delete, source, reingest, status, detail, table, refresh,
+                 status_pick, set_status, Compare(cmp_old, cmp_new, cmp_run, cmp_view, cmp_file))
 
 
 def _eval_tab() -> EvalTab:
@@ -167,7 +195,7 @@ def _eval_tab() -> EvalTab:
 
 def _wire_qa(h: Handlers, qa: QaTab) -> None:
     gr.on([qa.question.submit, qa.ask.click], h.respond,
-          inputs=[qa.question, qa.chatbot, qa.turns, qa.doc_type, qa.doc],
+          inputs=[qa.question, qa.chatbot, qa.turns, qa.doc_type, qa.doc, qa.in_force],
           outputs=[qa.chatbot, qa.cards, qa.turns, qa.question], api_name="chat",
           concurrency_limit=READ_CONCURRENCY)
     qa.clear.click(h.clear, outputs=[qa.chatbot, qa.turns, qa.cards], api_visibility="private")
@@ -193,6 +221,10 @@ def _wire_kb(h: Handlers, kb: KbTab, qa: QaTab) -> None:
     kb.reingest.click(h.reingest, inputs=[kb.source, kb.password], outputs=[kb.status, kb.detail, *lists],
                       api_visibility="private", concurrency_limit=1)
     kb.refresh.click(h.documents, outputs=lists, api_visibility="private")
+    kb.compare.run.click(h.compare, inputs=[kb.compare.old, kb.compare.new], outputs=[kb.compare.view, kb.compare.file],
+                         api_visibility="private")
+    kb.set_status.click(h.set_status, inputs=[kb.del_doc, kb.status_pick, kb.password], outputs=[kb.status, *lists],
+                        api_visibility="private")
 
 
 def _endpoint(method):

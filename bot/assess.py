@@ -134,6 +134,11 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     """Return a reason no passage can answer ``q`` whatever the scores, or None."""
     if q.nonsense:
         return "无法识别这个问题，请用文字描述要查询的内容。"
+    if lookup.unmet:
+        return lookup.unmet
+    scope = searcher.edition_scope(q)
+    if scope is not None and scope.missing:
+        return scope.lacks()
     if lookup.names_missing_article:
         return missing_article(searcher, lookup)
     if lookup.chunks:
@@ -170,7 +175,7 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
 
     typed: the best sentence's coverage of the question; when the question asks for a quantity, only of sentences
     that state one, reduced when they miss the question's focus words; domain: how much of the question the regulations'
-    vocabulary covers; regulation: whether a regulation is among the passages judged.
+    vocabulary covers; regulation: whether a regulation (or a quoted article of one) is among the passages judged.
     """
     words = q.search_words
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
@@ -181,8 +186,9 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
     focus = focus_words(searcher, q) if q.expected is not None else []
     typed = max((searcher.coverage(words, text) * (1.0 if not focus or any(mentions_loosely(w, s.lower()) for w in focus)
                                                    else OFF_FOCUS) for text, s in sentences), default=0.0)
+    # An article quoted under 【条文】 is regulation text, though a study note holds it.
     regulation = float(not searcher.has_regulations
-                       or any(h.chunk.doc_type == "regulation" for h in hits[:PASSAGES_JUDGED]))
+                       or any(h.chunk.doc_type == "regulation" or h.chunk.quotes for h in hits[:PASSAGES_JUDGED]))
     return dense, coverage, typed, searcher.regulation_share(words), regulation
 
 

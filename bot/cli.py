@@ -82,26 +82,55 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], if_empty: bool, as_json:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def docs(ctx: click.Context, as_json: bool) -> None:
-    """列出知识库中的文档：类型、片段数、条数、完整性检查。List documents."""
+    """列出知识库中的文档：版本、状态、类型、片段数、条数、完整性检查。List documents."""
+    from bot.service import document_rows
     from kb.catalog import Catalog
+    from kb.status import load_overrides, resolve
 
+    settings = settings_of(ctx)
     try:
-        manifest = Catalog(settings_of(ctx).kb_dir).load()
+        manifest = Catalog(settings.kb_dir).load()
     except DjkbError as exc:
         fail(exc)
-    rows = [{
-        "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
-        "articles": e.articles, "audit": e.audit.summary(), "audit_ok": e.audit.ok, "date": e.date,
-        "issuer": e.issuer, "sources": list(e.sources), "ingested_at": e.ingested_at,
-    } for e in sorted(manifest.documents.values(), key=lambda e: (e.doc_type, e.title))]
+    rows = document_rows(manifest, resolve(manifest, load_overrides(settings.kb_dir)), full_paths=True)
     if as_json:
         click.echo(dump(rows))
         return
     if not rows:
         click.echo("知识库为空。运行 `djkb ingest PATH` 导入文档。")
     for r in rows:
+        state = f"  [{r['status']}]" if r.get("status") else ""
         click.echo(f"{r['doc_id']}  {r['doc_type']:<10} 片段 {r['chunks']:>4}  条 {r['articles']:>4}  "
-                   f"{r['audit']:<6}  {r['title']}")
+                   f"{r['audit']:<6}  {r['cited_as']}{state}")
+
+
+@cli.command()
+@click.argument("doc")
+@click.option("--set", "new_status", type=click.Choice(["现行有效", "已被修订", "已废止", "未知"]),
+              help="设定文档状态（管理员）")
+@click.option("--clear", is_flag=True, help="清除设定，恢复自动判断")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, doc: str, new_status: str | None, clear: bool, as_json: bool) -> None:
+    """查看或设定文档的版本状态（按文档 ID 或标题）。Show or override a document's edition status."""
+    from bot.editions import set_status, status_of
+
+    settings = settings_of(ctx)
+    try:
+        message = set_status(settings.kb_dir, doc, None if clear else new_status) if (new_status or clear) else None
+        row = status_of(settings.kb_dir, doc)
+    except DjkbError as exc:
+        fail(exc)
+    if as_json:
+        click.echo(dump(row))
+        return
+    if message:
+        click.echo(message)
+    click.echo(f"{row['cited_as']}  {row['status']}（依据：{row['status_basis']}；{row['evidence'] or '无'}）")
+    for key, label in (("supersedes", "取代"), ("superseded_by", "被取代")):
+        if row[key]:
+            click.echo(f"  {label}：" + "、".join(x["edition"] + (f"（{x['doc_id']}）" if x["doc_id"] else "")
+                                             for x in row[key]))
 
 
 @cli.command()
@@ -149,10 +178,14 @@ def repair(ctx: click.Context) -> None:
     click.echo(f"检查完成：知识库共 {len(kb.catalog.load().documents)} 篇文档。" + repair_summary(reps))
 
 
-def _filters(doc_type: tuple[str, ...], doc: tuple[str, ...], date_from: str | None, date_to: str | None):
+def _filters(doc_type: tuple[str, ...], doc: tuple[str, ...], date_from: str | None, date_to: str | None,
+             all_editions: bool = False):
     from kb.retrieve import Filters
 
-    return Filters(doc_types=doc_type, doc_ids=doc, date_from=date_from, date_to=date_to)
+    return Filters(doc_types=doc_type, doc_ids=doc, date_from=date_from, date_to=date_to, in_force=not all_editions)
+
+
+_ALL_EDITIONS = click.option("--all-editions", is_flag=True, help="也检索已被修订、已废止的版本（默认只检索现行有效版本）")
 
 
 @cli.command()
@@ -165,14 +198,15 @@ def _filters(doc_type: tuple[str, ...], doc: tuple[str, ...], date_from: str | N
 @click.option("--date-to", help="截止日期 YYYY-MM-DD")
 @click.option("--batch", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSONL 问题文件")
 @click.option("--json", "as_json", is_flag=True)
+@_ALL_EDITIONS
 @click.pass_context
-def search(ctx, query, top_k, mode, doc_type, doc, date_from, date_to, batch, as_json) -> None:
+def search(ctx, query, top_k, mode, doc_type, doc, date_from, date_to, batch, as_json, all_editions) -> None:
     """检索相关段落。Search the knowledge base."""
     from kb.retrieve import Searcher
 
     if not query and not batch:
         raise click.UsageError("请给出查询文本，或用 --batch 指定问题文件")
-    filters = _filters(doc_type, doc, date_from, date_to)
+    filters = _filters(doc_type, doc, date_from, date_to, all_editions)
     questions = _jsonl(batch) if batch else [{"id": None, "question": query}]
     searcher = Searcher(open_kb(settings_of(ctx)))
     for q in questions:
@@ -189,7 +223,7 @@ def search(ctx, query, top_k, mode, doc_type, doc, date_from, date_to, batch, as
                 click.echo("没有找到相关段落。")
             for h in hits:
                 c = h.chunk
-                click.echo(f"[{h.rank}] {h.score:.4f} 《{c.doc_title}》 {c.heading}")
+                click.echo(f"[{h.rank}] {h.score:.4f} {c.cited_as} {c.heading}")
                 click.echo("    " + c.text[:200].replace("\n", " ") + ("…" if len(c.text) > 200 else ""))
 
 
@@ -208,8 +242,9 @@ def _answer_json(answer, qid=None) -> dict:
 @click.option("--doc-type", multiple=True, type=click.Choice(DOC_TYPES))
 @click.option("--doc", multiple=True, help="按文档 ID 过滤（可多次）")
 @click.option("--json", "as_json", is_flag=True)
+@_ALL_EDITIONS
 @click.pass_context
-def ask(ctx, question, batch, doc_type, doc, as_json) -> None:
+def ask(ctx, question, batch, doc_type, doc, as_json, all_editions) -> None:
     """提问并给出带出处的回答。Answer a question with verified citations."""
     from bot.answer import Answerer
     from bot.llm import ChatClient
@@ -219,7 +254,7 @@ def ask(ctx, question, batch, doc_type, doc, as_json) -> None:
         raise click.UsageError("请给出问题，或用 --batch 指定问题文件")
     settings = settings_of(ctx)
     answerer = Answerer(Searcher(open_kb(settings)), llm=ChatClient.from_settings(settings))
-    filters = _filters(doc_type, doc, None, None)
+    filters = _filters(doc_type, doc, None, None, all_editions)
     questions = _jsonl(batch) if batch else [{"id": None, "question": question}]
     for q in questions:
         try:
@@ -232,12 +267,36 @@ def ask(ctx, question, batch, doc_type, doc, as_json) -> None:
         if answer.rewritten_query and answer.rewritten_query != answer.query:
             click.echo(f"（理解为：{answer.rewritten_query}）")
         click.echo(answer.answer)
+        for n in answer.notices:
+            click.echo(f"\n{n.text}")
         for c in answer.citations:
             ch = c.chunk
-            click.echo(f"\n[{c.n}] 《{ch.doc_title}》 {ch.heading}\n    {ch.text}")
+            click.echo(f"\n[{c.n}] {ch.cited_as} {ch.heading}\n    {ch.text}")
         for h in answer.related:
             if answer.refused:
                 click.echo(f"\n可能相关：《{h.chunk.doc_title}》 {h.chunk.heading}\n    {h.chunk.text[:160]}")
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--docx", "docx_path", type=click.Path(dir_okay=False, path_type=Path), help="导出 Word 对照表")
+@click.option("--all", "show_all", is_flag=True, help="也列出未变的条文")
+@click.pass_context
+def compare(ctx, old: str, new: str, as_json: bool, docx_path: Path | None, show_all: bool) -> None:
+    """逐条对照两个版本（按内容对齐）：新增、删除、修改、未变。Compare two editions article by article."""
+    from bot.compare import compare_editions, to_docx, to_text
+
+    try:
+        result = compare_editions(settings_of(ctx).kb_dir, old, new)
+    except DjkbError as exc:
+        fail(exc)
+    if docx_path:
+        to_docx(result, docx_path)
+    click.echo(dump(result.to_dict()) if as_json else to_text(result, show_all))
+    if docx_path and not as_json:
+        click.echo(f"已导出：{docx_path}")
 
 
 @cli.command()

@@ -42,7 +42,8 @@ def outline_lines(outline: StudyOutline) -> list[tuple[int, str]]:
     """Return (level, text) lines of the outline: 2 document, 3 chapter, 0 point."""
     out: list[tuple[int, str]] = []
     for g in outline.groups:
-        out.append((2, f"《{g.doc_title}》（{doc_type_label(g.doc_type)}）"))
+        edition = f"（{g.edition}）" if g.edition else ""
+        out.append((2, f"《{g.doc_title}》{edition}（{doc_type_label(g.doc_type)}）"))
         stages = g.stages()
         for chapter, points in stages:
             if chapter and len(stages) > 1:

@@ -29,7 +29,7 @@ DOC_ORDER = {"regulation": 0, "other": 1, "speech": 2}
 def doc_choices(rows: list[dict]) -> list[tuple[str, str]]:
     """Return (label, id) pairs of the stored documents for a dropdown, regulations first, 全部文档 on top."""
     ordered = sorted(rows, key=lambda r: (DOC_ORDER.get(r["doc_type"], 3), r["title"]))
-    return [(msg.ALL_DOCS, "")] + [(r["title"], r["doc_id"]) for r in ordered]
+    return [(msg.ALL_DOCS, "")] + [(msg.doc_label(r), r["doc_id"]) for r in ordered]
 
 
 def doc_table(rows: list[dict]):
@@ -109,7 +109,7 @@ class Handlers:
 
     # ---- 问答 -----------------------------------------------------------------------------------------------
 
-    def respond(self, message, chat, history, doc_type, doc) -> Iterator[tuple]:
+    def respond(self, message, chat, history, doc_type, doc, in_force=True) -> Iterator[tuple]:
         """Stream the answer into the chat, then show its citation cards and remember the turn."""
         try:
             message = limits.question(message)
@@ -122,7 +122,7 @@ class Handlers:
         yield chat, views.cards_placeholder(msg.SEARCHING), *_skip(), ""
         answer = None
         try:
-            for part in self.service.stream(message, list(history or []), doc_type or "", doc or ""):
+            for part in self.service.stream(message, list(history or []), doc_type or "", doc or "", in_force):
                 if isinstance(part, Answer):
                     answer = part
                 else:
@@ -206,6 +206,20 @@ class Handlers:
         except Exception as exc:  # noqa: BLE001  (shown as one Chinese line)
             return _failure(exc), *_skip(3)
         return views.success(message), *self.documents()
+
+    def set_status(self, doc_id, status, password) -> tuple:
+        """Override (or clear) the chosen document's edition status."""
+        try:
+            message = self.service.set_status(doc_id or "", status or None, password)
+        except DjkbError as exc:
+            return _failure(exc), *_skip(3)
+        return views.success(message), *self.documents()
+
+    def compare(self, old, new) -> tuple:
+        """Show two editions compared article by article, with the .docx to download."""
+        with user_errors():
+            result, docx = self.service.compare(old or "", new or "")
+        return views.compare_html(result), str(docx)
 
     def reingest(self, source, password, request: gr.Request, progress=gr.Progress()) -> tuple:  # noqa: B008
         try:

@@ -31,6 +31,9 @@ EMPTY_QUESTION = "请输入问题"
 EMPTY_TOPIC = "请输入学习主题，例如“民主生活会”或“预备党员”"
 NO_FILES = "请先选择要上传的文件"
 NO_DOC_CHOSEN = "请先选择要删除的文档"
+NO_DOC_CHOSEN_STATUS = "请先选择要设定状态的文档"
+NO_EDITIONS_CHOSEN = "请选择要对照的两个版本（旧版本和新版本）"
+COMPARE_INTRO = "逐条对照同一法规的两个版本（按内容对齐，不按条号）：新增、删除、修改（标出改动的字）、未变及序号变化。"
 UNKNOWN_OUTCOME = "导入结果未知，请在文档列表中核对"
 
 
@@ -208,3 +211,56 @@ def store_waiting(url: str, left: int) -> str:
 
 def ssl_problem(what: str) -> str:
     return f"TLS 设置有误：{what}（--ssl-certfile 与 --ssl-keyfile 须同时给出，且文件可读）。"
+
+
+# ---- editions -----------------------------------------------------------------------------------------------
+
+STATUS_FILTER = "只检索现行有效版本"
+STATUS_FILTER_INFO = "关闭后也检索已被修订、已废止的版本"
+
+
+def _cn_date(iso: str) -> str:
+    y, m, d = (int(x) for x in iso.split("-")[:3])
+    return f"{y}年{m}月{d}日"
+
+
+def superseded_notice(title: str, edition: str | None, kind: str, current: str | None, effective: str | None,
+                      renumbered: bool) -> str:
+    """Return 注意：知识库中的《X》为2018年修订版；该条例已于2023年修订，2024年1月1日起施行，条文序号有变化。"""
+    have = f"为{edition}版" if edition else "不是现行版本"
+    if current is None:
+        return f"注意：知识库中的《{title}》{have}；该{kind}已被修订，请以现行版本为准。"
+    tail = f"，{_cn_date(effective)}起施行" if effective and len(effective) >= 10 else ""
+    tail += "，条文序号有变化" if renumbered else ""
+    return f"注意：知识库中的《{title}》{have}；该{kind}已于{current}{tail}。"
+
+
+def also_quoted(title: str, current: str, article: str) -> str:
+    return f"知识库中另有{current}版{article}的引文，内容可能不同，可问“{current}的{title}{article}”。"
+
+
+def repealed_notice(named: str) -> str:
+    return f"注意：{named}已废止，以下内容仅供参考。"
+
+
+def quotation_notice(named: str, article: str, source: str) -> str:
+    return f"说明：知识库中没有{named}的全文，{article}引自《{source}》，仅为引文。"
+
+
+def only_quoted_notice(named: str) -> str:
+    return f"说明：知识库中没有{named}的全文，以下依据学习材料中对该版本条文的引用和解读。"
+
+
+STATUS_CHOICES = (("现行有效", "现行有效"), ("已被修订", "已被修订"), ("已废止", "已废止"), ("未知", "未知"),
+                  ("清除设定（自动判断）", ""))
+
+
+def doc_label(row: dict) -> str:
+    """Return how lists name a document: 《中国共产党纪律处分条例》（2018年修订）〔已被修订〕; a speech by its title."""
+    if row.get("doc_type") == "speech" or not row.get("cited_as"):
+        return row["title"]
+    return row["cited_as"] + (f"〔{row['status']}〕" if row.get("status") else "")
+
+
+def status_set(named: str, status: str | None) -> str:
+    return f"已将{named}的状态设为“{status}”。" if status else f"已清除{named}的状态设定，恢复自动判断。"

@@ -59,6 +59,7 @@ class OutlineGroup:
     doc_title: str
     doc_type: str
     points: tuple[Point, ...]
+    edition: str | None = None
 
     def stages(self) -> tuple[tuple[str, tuple[Point, ...]], ...]:
         """Return the points by chapter (``第三章 发展对象的确定和考察``), chapters in document order."""
@@ -84,7 +85,7 @@ class StudyOutline:
 
     def to_dict(self) -> dict:
         return {"topic": self.topic, "groups": [{
-            "doc_id": g.doc_id, "doc_title": g.doc_title, "doc_type": g.doc_type,
+            "doc_id": g.doc_id, "doc_title": g.doc_title, "doc_type": g.doc_type, "edition": g.edition,
             "points": [{"text": p.text, "article": p.source.article, "heading": p.source.heading,
                         "chapter": p.source.chapter, "chunk_id": p.source.chunk_id, "pinned": p.pinned}
                        for p in g.points]} for g in self.groups]}
@@ -210,7 +211,8 @@ def group_points(searcher: Searcher, topic: str, points: Sequence[Point]) -> Stu
     for doc_id, ps in per.items():
         ps.sort(key=lambda p: searcher.chunk(p.source.chunk_id).char_start)
         first = ps[0].source
-        groups.append(OutlineGroup(doc_id, first.doc_title, first.doc_type, tuple(ps)))
+        edition = searcher.chunk(first.chunk_id).edition if first.doc_type != "speech" else None
+        groups.append(OutlineGroup(doc_id, first.doc_title, first.doc_type, tuple(ps), edition))
     groups.sort(key=lambda g: (doc_rank(g.doc_type, g.doc_title), -max(p.score for p in g.points), g.doc_title))
     return StudyOutline(topic.strip(), tuple(groups))
 

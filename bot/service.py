@@ -78,13 +78,16 @@ class StudyMaterials:
     quiz: Quiz
 
 
-def document_rows(manifest) -> list[dict]:
-    """Return one row per stored document of a Manifest: id, title, type, counts, audit, date, source file names."""
+def document_rows(manifest, statuses=None, full_paths: bool = False) -> list[dict]:
+    """Return one row per stored document of a Manifest: id, title, type, counts, audit, date, source file names
+    (``full_paths``: paths), and the edition fields (edition, effective date, status and its links, cited title)."""
+    from .editions import edition_fields
+
     return [{
         "doc_id": e.doc_id, "title": e.title, "doc_type": e.doc_type, "chunks": len(e.chunk_ids),
         "articles": e.articles, "chars": e.chars, "audit": e.audit.summary(), "audit_ok": e.audit.ok,
-        "date": e.date, "issuer": e.issuer, "sources": [Path(s).name for s in e.sources],
-        "ingested_at": e.ingested_at,
+        "date": e.date, "issuer": e.issuer, "sources": [s if full_paths else Path(s).name for s in e.sources],
+        "ingested_at": e.ingested_at, **edition_fields(e, (statuses or {}).get(e.doc_id)),
     } for e in sorted(manifest.documents.values(), key=lambda e: (e.doc_type, e.title))]
 
 
@@ -169,17 +172,30 @@ class Service:
                 return e.doc_id
         raise NotFound(msg.unknown_doc(doc))
 
-    def filters(self, doc_type: str | None = None, doc: str | None = None) -> Filters:
-        """Return search filters for a document type ('' for all) and a document id or title; raises DjkbError."""
+    def filters(self, doc_type: str | None = None, doc: str | None = None, in_force: bool = True) -> Filters:
+        """Return search filters for a document type ('' for all), a document id or title and the 现行有效 switch;
+        raises DjkbError."""
         doc_type = limits.optional_text(doc_type, "doc_type")
         if doc_type and doc_type not in DOC_TYPES:
             raise DjkbError(msg.unknown_doc_type(doc_type, DOC_TYPES))
         doc_id = self.resolve_doc(doc)
-        return Filters(doc_types=(doc_type,) if doc_type else (), doc_ids=(doc_id,) if doc_id else ())
+        return Filters(doc_types=(doc_type,) if doc_type else (), doc_ids=(doc_id,) if doc_id else (),
+                       in_force=in_force is not False)
 
     def documents(self) -> list[dict]:
         """Return one row per stored document (see ``document_rows``)."""
-        return document_rows(self.manifest())
+        return document_rows(self.manifest(), self.searcher.statuses())
+
+    def set_status(self, doc: str, status: str | None, password: str | None = None) -> str:
+        """Override a document's status (None or '' clears it); return the message.
+
+        Raises PermissionDenied or NotFound."""
+        from .editions import set_status
+
+        self.authorize(password)
+        if not (doc or "").strip():
+            raise DjkbError(msg.NO_DOC_CHOSEN_STATUS)
+        return set_status(Path(self.settings.kb_dir), doc, status or None)
 
     def chunk(self, chunk_id: str) -> Chunk:
         """Return a stored passage by id; raises NotFound."""
@@ -241,9 +257,9 @@ class Service:
         notes = tuple(n for n in (answer.notice, *notes) if n)
         return replace(answer, notice="；".join(notes)) if notes else answer
 
-    def ask(self, question: str, doc_type: str = "", doc: str = "") -> Answer:
+    def ask(self, question: str, doc_type: str = "", doc: str = "", in_force: bool = True) -> Answer:
         """Return the answer to ``question`` (from lexical search, with a notice, while Chroma is away)."""
-        question, filters = limits.question(question), self.filters(doc_type, doc)
+        question, filters = limits.question(question), self.filters(doc_type, doc, in_force)
         self.fresh()
         try:
             return self._noted(self.answerer.ask(question, filters=filters))
@@ -252,9 +268,10 @@ class Service:
                 raise
         return self._noted(self.lexical.ask(question, filters=filters), msg.STORE_DOWN_NOTICE)
 
-    def stream(self, question: str, turns: Sequence[Turn], doc_type: str = "", doc: str = "") -> Iterator[str | Answer]:
+    def stream(self, question: str, turns: Sequence[Turn], doc_type: str = "", doc: str = "",
+               in_force: bool = True) -> Iterator[str | Answer]:
         """Yield the growing answer text, then the Answer; raises DjkbError."""
-        question, filters = limits.question(question), self.filters(doc_type, doc)
+        question, filters = limits.question(question), self.filters(doc_type, doc, in_force)
         self.fresh()
         parts, notes = self.answerer.stream(question, turns, filters), ()
         try:
@@ -317,6 +334,16 @@ class Service:
         md.write_text(to_markdown(outline, quiz, quiz.shortfall), encoding="utf-8")
         return (md, to_docx(outline, quiz, folder / f"{stem}.docx", quiz.shortfall),
                 to_xlsx(quiz, folder / f"{safe_filename(f'题库-{topic}')}.xlsx", f"题库：{topic}"))
+
+    def compare(self, old: str, new: str):
+        """Return the comparison of two editions (ids, titles or a quoted edition) and its .docx; raises DjkbError."""
+        from .compare import compare_editions, to_docx
+
+        if not (old or "").strip() or not (new or "").strip():
+            raise DjkbError(msg.NO_EDITIONS_CHOSEN)
+        result = compare_editions(Path(self.settings.kb_dir), old, new)
+        folder = Path(tempfile.mkdtemp(prefix="compare-", dir=self.export_dir))
+        return result, to_docx(result, folder / f"{safe_filename('条文对照')}.docx")
 
     # ---- changing the knowledge base -----------------------------------------------------------------------
 

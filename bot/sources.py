@@ -30,12 +30,13 @@ class Source:
     article: str | None
     chunk_id: str
     chapter: str = ""
+    cited: str = ""  # the title as citations name it, with its edition (Chunk.cited_as)
 
     @classmethod
     def of(cls, chunk: Chunk) -> Source:
         chapter = next((h for h in chunk.heading_path if h != chunk.article), "")
         return cls(chunk.doc_id, chunk.doc_title, chunk.doc_type, chunk.heading, chunk.article, chunk.chunk_id,
-                   chapter)
+                   chapter, chunk.cited_as)
 
     @property
     def where(self) -> str:
@@ -44,7 +45,10 @@ class Source:
 
     def label(self) -> str:
         """Return ``《标题》 第十条`` (or the heading path when the passage is not an article)."""
-        return f"《{self.doc_title}》" + (f" {self.where}" if self.where else "")
+        named = self.cited or f"《{self.doc_title}》"
+        if self.article and self.article in named:  # a quoted article's citation names it already
+            return named
+        return named + (f" {self.where}" if self.where else "")
 
 
 def doc_rank(doc_type: str, title: str) -> int:

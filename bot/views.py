@@ -43,6 +43,8 @@ CSS = """
 .djkb-study h3 {margin-top: 14px;}
 .djkb-study li {line-height: 1.7; margin: 4px 0;}
 .djkb-src {color: var(--body-text-color-subdued); font-size: 0.9em;}
+.djkb-cmp del {color: #b91c1c;} .djkb-cmp ins {color: #1d4ed8;}
+.djkb-cmp p {white-space: pre-wrap; line-height: 1.7;}
 """
 
 
@@ -84,7 +86,7 @@ def card_html(n: int | None, chunk: Chunk, words: Sequence[str], context: Contex
     badge = "<span class='djkb-badge'>可能相关</span>" if related else ""
     num = f"<span class='djkb-n'>[{n}]</span>" if n is not None else ""
     path = f"<span class='djkb-path'>{escape(chunk.heading)}</span>" if chunk.heading else ""
-    head = f"<div class='djkb-card-head'>{badge}{num}<b>《{escape(chunk.doc_title)}》</b>{path}</div>"
+    head = f"<div class='djkb-card-head'>{badge}{num}<b>{escape(chunk.cited_as)}</b>{path}</div>"
     body = f"<div class='djkb-passage'>{highlight(chunk.text, words)}</div>"
     more = ""
     if context is not None:
@@ -126,6 +128,7 @@ def answer_message(answer: Answer | str, rewritten: str | None = None, query: st
 def final_message(answer: Answer) -> str:
     """Return the chat message for a finished answer, its notice (if any) appended."""
     text = answer_message(answer, answer.rewritten_query, answer.query)
+    text += "".join(f"\n\n**{escape(n.text)}**" for n in answer.notices)
     return text + ("\n\n" + msg.notice(answer.notice) if answer.notice else "")
 
 
@@ -168,9 +171,28 @@ def study_html(outline: StudyOutline | None, quiz: Sequence[QuizItem]) -> str:
     return "".join(parts)
 
 
+def compare_html(result) -> str:
+    """Return a bot.compare.Comparison as HTML: the summary, then each changed, added, deleted or moved article."""
+    from kb.compare import summary
+
+    from .compare import row_title
+
+    head = "；".join(f"{k} {v}" for k, v in summary(result.pairs).items())
+    parts = [f"<div class='djkb-cmp'><h3>{escape(result.old.name)} → {escape(result.new.name)}</h3><p>{head}</p>"]
+    tags = {"equal": "{}", "delete": "<del>{}</del>", "insert": "<ins>{}</ins>"}
+    for p in result.pairs:
+        if p.kind == "未变" and not p.renumbered:
+            continue
+        runs = p.diff if p.kind == "修改" else (("delete" if p.kind == "删除" else "insert" if p.kind == "新增" else "equal",
+                                                (p.new or p.old).text),)
+        body = "".join(tags[op].format(escape(text)) for op, text in runs)
+        parts.append(f"<h4>{escape(row_title(p))}</h4><p>{body}</p>")
+    return "".join(parts) + "</div>"
+
+
 def doc_table_rows(rows: Sequence[dict]) -> list[list]:
     """Return the 知识库 table's cells for document rows, in the order of ``messages.DOC_HEADERS``."""
-    return [[r["doc_id"], r["title"], msg.doc_type_label(r["doc_type"]), r["chunks"], r["articles"], r["chars"],
+    return [[r["doc_id"], msg.doc_label(r), msg.doc_type_label(r["doc_type"]), r["chunks"], r["articles"], r["chars"],
              r["audit"], "、".join(r["sources"]), r["ingested_at"]] for r in rows]
 
 

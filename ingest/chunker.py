@@ -6,13 +6,18 @@ import math
 import re
 from dataclasses import dataclass
 
+from kb.editions import in_force_on
+from kb.grammar import QUOTE_MARK, QuotedArticle, article_label, bracketed_titles, is_article_label, quoted_articles
 from kb.schema import Audit, Chunk, Document
 
-from kb.grammar import article_label, is_article_label
 from .structure import Section, parse_structure
 
 # Bump when parsing or chunking changes: stored documents with an older version are chunked again.
-PIPELINE_VERSION = "1"
+# 2: articles quoted under 【条文】 in study notes are chunks of their own, labelled with the quoted regulation, and
+# chunks of regulations carry their edition. A speech without quotations chunks as in 1 and keeps that version, so a
+# stored knowledge base re-chunks (and re-embeds) only the documents the change touches.
+PIPELINE_VERSION = "2"
+_UNCHANGED_SINCE = "1"
 ARTICLE_MAX = 600
 ARTICLE_MIN = 80
 PROSE_MIN = 300
@@ -113,6 +118,36 @@ def _regions(text: str, sections: list[Section]) -> list[_Region]:
                     sec.kind, sec.level)
         )
     return regions
+
+
+def _cut_quotes(regions: list[_Region], quotes: list[QuotedArticle]) -> list[_Region]:
+    """Return ``regions`` with each quoted article (【条文】 in a study note) cut out as an article region of its own."""
+    out: list[_Region] = []
+    for reg in regions:
+        pos = reg.start
+        inside = [q for q in quotes if reg.start <= q.start < reg.end]
+        for q in inside:
+            if q.start > pos:
+                out.append(_Region(pos, q.start, min(max(pos, reg.body_start), q.start), reg.path, reg.article,
+                                   reg.article_no, reg.kind, reg.level))
+            out.append(_Region(q.start, q.end, q.start, reg.path + (f"{QUOTE_MARK}{q.label}",), q.label, q.number,
+                               "条", reg.level + 1))
+            pos = q.end
+        if not inside:
+            out.append(reg)
+        elif pos < reg.end:
+            out.append(_Region(pos, reg.end, pos, reg.path, None, None, reg.kind, reg.level))
+    return out
+
+
+def quoted_source(doc: Document) -> tuple[str | None, str | None]:
+    """Return the regulation a study note quotes articles of (the 《》 title in its title or opening) and the edition
+    in force on the note's date according to the edition registry."""
+    titles = bracketed_titles(doc.title) or bracketed_titles(doc.text[:300])
+    if not titles:
+        return None, None
+    edition = in_force_on(titles[0], doc.date) if doc.date else None
+    return titles[0], edition.label if edition else None
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -283,6 +318,13 @@ def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def pipeline_version(doc: Document) -> str:
+    """Return the version of the chunking ``doc`` gets: older versions stay valid for documents they chunk alike."""
+    if doc.doc_type == "speech" and not quoted_articles(doc.text):
+        return _UNCHANGED_SINCE
+    return PIPELINE_VERSION
+
+
 def chunk_document(doc: Document) -> tuple[list[Chunk], Audit]:
     """Return the chunks of ``doc`` (``doc.text[c.char_start:c.char_end] == c.text``) and their audit.
 
@@ -293,6 +335,10 @@ def chunk_document(doc: Document) -> tuple[list[Chunk], Audit]:
     """
     text = doc.text
     regions = _regions(text, parse_structure(text))
+    quotes = quoted_articles(text) if doc.doc_type != "regulation" else []
+    quoted, quoted_edition = quoted_source(doc) if quotes else (None, None)
+    if quoted:
+        regions = _cut_quotes(regions, quotes)
     chunks: list[Chunk] = []
     for mode, units in _segments(text, regions):
         for i, j in _partition(units, mode):
@@ -302,6 +348,7 @@ def chunk_document(doc: Document) -> tuple[list[Chunk], Audit]:
             article = articles.pop() if len(articles) == 1 else None
             numbers = {r.article_no for r in regs}
             body = text[start:end]
+            is_quote = bool(quoted) and any(r.kind == "条" and r.article for r in regs)
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}-{len(chunks):04d}-{hashlib.sha1(body.encode('utf-8')).hexdigest()[:8]}",
@@ -317,6 +364,8 @@ def chunk_document(doc: Document) -> tuple[list[Chunk], Audit]:
                     char_end=end,
                     date=doc.date,
                     issuer=doc.issuer,
+                    edition=quoted_edition if is_quote else doc.edition,
+                    quotes=quoted if is_quote else None,
                 )
             )
     return chunks, audit(doc, chunks)

@@ -16,7 +16,7 @@ from kb.lexical import BM25Index
 from kb.schema import Chunk, Document
 from kb.store import ChunkStore
 
-from .chunker import PIPELINE_VERSION, audit, chunk_document
+from .chunker import audit, chunk_document, pipeline_version
 
 Progress = Callable[[str, int, int], None]
 # Chunks embedded per call while re-embedding: large enough to keep the model busy, small enough to show progress.
@@ -41,14 +41,15 @@ class Repairs:
         return sum(getattr(self, f.name) for f in fields(self) if f.name != "unembedded")
 
 
-def make_entry(doc: Document, chunks: list[Chunk], doc_audit, source: str, pipeline: str = PIPELINE_VERSION,
+def make_entry(doc: Document, chunks: list[Chunk], doc_audit, source: str, pipeline: str | None = None,
                ingested_at: str | None = None) -> DocEntry:
     """Return the catalog entry of a document stored from ``source``."""
     return DocEntry(
         doc_id=doc.doc_id, title=doc.title, doc_type=doc.doc_type, content_hash=doc.content_hash,
         sources=(source,), chunk_ids=tuple(c.chunk_id for c in chunks), articles=doc_audit.articles, audit=doc_audit,
         ingested_at=ingested_at or datetime.now(timezone.utc).isoformat(timespec="seconds"), chars=len(doc.text),
-        date=doc.date, issuer=doc.issuer, pipeline=pipeline,
+        date=doc.date, issuer=doc.issuer, pipeline=pipeline_version(doc) if pipeline is None else pipeline,
+        edition=doc.edition, effective_date=doc.effective_date,
     )
 
 
@@ -61,7 +62,7 @@ def _entry_from_file(kb: KnowledgeBase, doc_id: str) -> DocEntry:
     current = [c.chunk_id for c in chunk_document(doc)[0]]
     mtime = datetime.fromtimestamp(kb.catalog.doc_path(doc_id).stat().st_mtime, timezone.utc)
     # An entry whose chunks the current pipeline would not make again is re-chunked by the next ingest.
-    pipeline = PIPELINE_VERSION if current == [c.chunk_id for c in chunks] else ""
+    pipeline = pipeline_version(doc) if current == [c.chunk_id for c in chunks] else ""
     return make_entry(doc, chunks, audit(doc, chunks), doc.source, pipeline, mtime.isoformat(timespec="seconds"))
 
 

@@ -14,7 +14,7 @@ from kb.errors import DiskFull, NotFound, ReadError, disk_errors
 from kb.lexical import get_tokenizer
 from kb.schema import Chunk, Document
 
-from .chunker import PIPELINE_VERSION, chunk_document
+from .chunker import chunk_document, pipeline_version
 from .maintenance import make_entry, rebuild_lexical, recover, undo_interrupted
 from .readers import SUPPORTED_SUFFIXES, read_file
 from .structure import make_document
@@ -201,7 +201,7 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
                 continue
             report.chars += len(doc.text)
             current = manifest.doc_for_source(source)
-            if current is not None and current.doc_id == doc.doc_id and current.pipeline == PIPELINE_VERSION:
+            if current is not None and current.doc_id == doc.doc_id and current.pipeline == pipeline_version(doc):
                 report.unchanged.append(source)
                 continue
             if any(p.doc.doc_id == doc.doc_id for p in pending):

@@ -11,7 +11,8 @@ from typing import Literal
 
 from kb.schema import Document, DocType
 from kb.grammar import (ARTICLE_HEAD, DIVISION_HEAD, POINT_HEAD, REFERENCE_FOLLOWER, SECTION_HEAD,
-                        SUBSECTION_HEAD, cn_to_int)
+                        SUBSECTION_HEAD, cn_to_int, quoted_articles)
+from kb.editions import parse_effective, parse_label, registry_edition
 from kb.text import normalize_source
 
 
@@ -27,6 +28,8 @@ class DocMeta:
     date: str | None = None
     issuer: str | None = None
     revision_line: str | None = None
+    edition: str | None = None
+    effective_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -202,28 +205,32 @@ def _is_preamble(line: str) -> bool:
     return line.replace(" ", "") in _PREAMBLES
 
 
-def _article_lines(lines: list) -> tuple[set[int], dict[int, str], dict[int, int]]:
-    """Return the lines that open an accepted article, with each candidate's label and base number."""
+def _candidates(text: str, lines: list[_Line]) -> tuple[list[_Article], dict[int, str]]:
+    """Return the lines that start like article headings, and their labels, leaving out quoted articles."""
     cands: list[_Article] = []
     labels: dict[int, str] = {}
+    quoted = [(q.start, q.end) for q in quoted_articles(text)]
     for i, ln in enumerate(lines):
+        if any(a <= ln.start < b for a, b in quoted):
+            continue  # an article quoted under 【条文】 in a study note is the chunker's, not this document's own
         found = _article_candidate(ln.text)
         if found:
             cands.append(_Article(i, found[0], found[1]))
             labels[i] = found[2]
-    return _accepted_articles(cands), labels, {c.index: c.base for c in cands}
+    return cands, labels
 
 
 def parse_structure(text: str) -> list[Section]:
     """Return the sections of normalized ``text`` in document order; text before the first one is front matter.
 
     Only line-start labels count. An article 第X条 must be part of a run of increasing numbers, so quotations
-    in a news preamble or a Q&A part do not break the parse. Inside an article body, （一） and 1. are items of
-    the article, not headings. Appendix markers (延伸阅读, 附件, …答记者问) and source credits after an article
-    open an ``other`` section.
+    in a news preamble or a Q&A part do not break the parse; articles quoted under 【条文】 never count. Inside an
+    article body, （一） and 1. are items of the article, not headings. Appendix markers (延伸阅读, 附件, …答记者问)
+    and source credits after an article open an ``other`` section.
     """
     lines = list(_lines(text))
-    articles, labels, bases = _article_lines(lines)
+    cands, labels = _candidates(text, lines)
+    articles, bases = _accepted_articles(cands), {c.index: c.base for c in cands}
     shapes = {i: h for i, ln in enumerate(lines) if (h := _prose_heading(ln.text)) is not None}
     # Adjacent lines numbered alike form a list or a table of contents, not headings with bodies.
     listed = {
@@ -449,7 +456,13 @@ def parse_meta(text: str, filename: str) -> DocMeta:
         doc_type = "speech"
     else:
         doc_type = "other"
-    return DocMeta(title=title, doc_type=doc_type, date=date, issuer=issuer, revision_line=revision)
+    edition = effective = None
+    if doc_type != "speech":  # a news preamble has no revision line: the label then comes from the file name's note
+        edition, effective = parse_label(revision, stem), parse_effective(revision, text)
+        known = registry_edition(title, edition, date)
+        edition = known.label if known else edition  # one spelling per edition: 2019年版 → the registry's 2019年发布
+    return DocMeta(title=title, doc_type=doc_type, date=date, issuer=issuer, revision_line=revision,
+                   edition=edition, effective_date=effective)
 
 
 def make_document(raw_text: str, source: str, filename: str) -> Document:
@@ -466,4 +479,6 @@ def make_document(raw_text: str, source: str, filename: str) -> Document:
         content_hash=digest,
         date=meta.date,
         issuer=meta.issuer,
+        edition=meta.edition,
+        effective_date=meta.effective_date,
     )

@@ -70,6 +70,8 @@ class DocEntry:
     date: str | None = None
     issuer: str | None = None
     pipeline: str = ""
+    edition: str | None = None
+    effective_date: str | None = None
 
     @classmethod
     def from_json(cls, d: dict) -> DocEntry:

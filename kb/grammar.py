@@ -217,3 +217,51 @@ def item_number(line: str) -> int | None:
 def bracketed_titles(text: str) -> list[str]:
     """Return the titles written in 《》 in ``text``."""
     return _BRACKETED.findall(text)
+
+
+# ---------------------------------------------------------------- article quotations in study notes
+
+QUOTE_MARK = "【条文】"
+_QUOTE_BLOCK = re.compile(r"^[ \t\u3000]*【条文】(?P<body>.*?)(?=^[ \t\u3000]*【[^】\n]{1,8}】|\Z)", re.M | re.S)
+_QUOTE_HEAD = re.compile(rf"第(?P<num>{NUMERAL})条(?:之(?P<sub>{SMALL_NUMERAL}))?")
+
+
+@dataclass(frozen=True)
+class QuotedArticle:
+    """An article quoted under 【条文】 in a study note: ``text[start:end]`` (the first of a block from its 【条文】 line)."""
+
+    start: int
+    end: int
+    number: int
+    sub: int = 0
+
+    @property
+    def label(self) -> str:
+        return article_label(self.number, self.sub)
+
+
+def _head_value(m: re.Match[str]) -> tuple[int, int] | None:
+    return _value(m.group("num")), _value(m.group("sub")) or 0
+
+
+def quoted_articles(text: str) -> list[QuotedArticle]:
+    """Return the articles quoted in 【条文】 blocks (each up to the next 【…】 marker), in order."""
+    out: list[QuotedArticle] = []
+    for block in _QUOTE_BLOCK.finditer(text):
+        body, base = block.group("body"), block.start("body")
+        lead = len(body) - len(body.lstrip())
+        first = _QUOTE_HEAD.match(body, lead)
+        if not first:
+            continue
+        heads = [first] + [m for m in ARTICLE_HEAD.finditer(body) if m.start() > first.start()
+                           and not REFERENCE_FOLLOWER.match(body[m.end():m.end() + 4])]
+        for i, m in enumerate(heads):
+            number, sub = _head_value(m)
+            if not number:
+                continue
+            end = heads[i + 1].start() if i + 1 < len(heads) else len(body)
+            while end > m.start() and body[end - 1].isspace():
+                end -= 1
+            start = block.start() if i == 0 else base + m.start() + (len(m.group(0)) - len(m.group(0).lstrip()))
+            out.append(QuotedArticle(start, base + end, number, sub))
+    return out

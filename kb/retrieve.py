@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +18,9 @@ from .titles import match_title
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .catalog import DocEntry, Manifest
+from .edition_scope import EditionScope, edition_scope
+from .editions import regulation_key
+from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .lexical import BM25Index, get_tokenizer
 from .schema import Chunk, Hit
@@ -55,19 +58,24 @@ DEFAULT_FUSION = Fusion()
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrict a search to document types, documents and a date range (ISO dates, inclusive)."""
+    """Restrict a search to document types, documents and a date range (ISO dates, inclusive); ``in_force`` (the
+    default 现行有效 filter) leaves out the texts ``blocked_by_default`` names."""
 
     doc_types: tuple[str, ...] = ()
     doc_ids: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    in_force: bool = True
 
-    def allowed_docs(self, manifest: Manifest) -> set[str] | None:
+    def allowed_docs(self, manifest: Manifest, blocked: Set[str] = frozenset()) -> set[str] | None:
         """Return the ids of documents that pass, or None when nothing is filtered."""
-        if not (self.doc_types or self.doc_ids or self.date_from or self.date_to):
+        blocked = blocked if self.in_force else frozenset()
+        if not (self.doc_types or self.doc_ids or self.date_from or self.date_to or blocked):
             return None
         out = set()
         for doc_id, e in manifest.documents.items():
+            if doc_id in blocked:
+                continue
             if self.doc_types and e.doc_type not in self.doc_types:
                 continue
             if self.doc_ids and doc_id not in self.doc_ids:
@@ -89,6 +97,7 @@ class ArticleLookup:
     ref: ArticleRef | None
     docs: tuple[str, ...]
     chunks: tuple[Chunk, ...]
+    unmet: str | None = None  # why the edition the query names cannot be quoted
 
     @property
     def names_missing_article(self) -> bool:
@@ -247,6 +256,11 @@ class Searcher:
         self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
         self._doc_of = np.array([chunks[c].doc_id for c in index.chunk_ids], dtype=object)
         self.original = originals(chunks.values(), manifest)
+        self.quotations: dict[str, list[Chunk]] = {}
+        for c in chunks.values():
+            if c.quotes:
+                self.quotations.setdefault(regulation_key(c.quotes), []).append(c)
+        self._statuses: tuple[tuple, dict[str, DocStatus]] | None = None
         frequencies = passage_frequencies(tokens)
         in_regulations = passage_frequencies(t for c, t in zip(chunks.values(), tokens) if c.doc_type == "regulation")
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
@@ -311,12 +325,38 @@ class Searcher:
         return sorted((c for c in self.chunks.values() if c.doc_id == doc_id and c.article == label),
                       key=lambda c: c.char_start)
 
+    def statuses(self) -> dict[str, DocStatus]:
+        """Return every stored regulation's edition and status (reloaded when the manifest or the overrides change)."""
+        self.refresh()
+        key = (self._generation, overrides_stamp(self.kb.settings.kb_dir))
+        if self._statuses is None or self._statuses[0] != key:
+            self._statuses = (key, resolve(self.manifest, load_overrides(self.kb.settings.kb_dir)))
+        return self._statuses[1]
+
+    def edition_scope(self, query: str | Query) -> EditionScope | None:
+        """Return the edition the query names and what the knowledge base holds of it, if it names one; a loosely
+        named edition (十九大党章, 1982年宪法) counts only with an article (a question about its history is not one)."""
+        q = self.parse(query)
+        scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations)
+        return scope if scope is None or scope.ask.strict or q.article is not None else None
+
+    def _lookup_edition(self, ref: ArticleRef, scope: EditionScope) -> ArticleLookup:
+        chunks = [c for d in scope.doc_ids for c in self.article_chunks(d, ref.label)]
+        if not chunks:
+            chunks = sorted((c for c in scope.quotes if c.article == ref.label), key=lambda c: c.char_start)
+        docs = tuple(dict.fromkeys([*scope.doc_ids, *(c.doc_id for c in scope.quotes)]))
+        return ArticleLookup(ref, docs, tuple(chunks), None if chunks else scope.lacks(ref.label))
+
     def lookup_article(self, query: str | Query, allowed: set[str] | None = None) -> ArticleLookup:
-        """Return what a query's article reference (``党章第十条``) resolves to, if it has one."""
+        """Return what a query's article reference (``党章第十条``) resolves to, if it has one; a query naming an edition
+        (``2023年修订的纪律处分条例第十九条``) resolves in that edition's full text, else in quotations of it."""
         q = self.parse(query)
         ref = q.article
         if ref is None:
             return ArticleLookup(None, (), ())
+        scope = self.edition_scope(q)
+        if scope is not None:
+            return self._lookup_edition(ref, scope)
         docs = self.manifest.documents
         candidates = [d for d in docs if allowed is None or d in allowed]
         if ref.doc_hint:
@@ -336,7 +376,9 @@ class Searcher:
     def allowed(self, filters: Filters | None) -> set[str] | None:
         """Return the ids of the documents ``filters`` lets through (None: all)."""
         self.refresh()
-        return (filters or Filters()).allowed_docs(self.manifest)
+        filters = filters or Filters()
+        blocked = blocked_by_default(self.statuses()) if filters.in_force else frozenset()
+        return filters.allowed_docs(self.manifest, blocked)
 
     def search(self, query: str | Query, *, k: int = 10, mode: Mode = "hybrid",
                filters: Filters | None = None) -> list[Hit]:
@@ -347,6 +389,10 @@ class Searcher:
         if not self.chunks:
             raise KnowledgeBaseEmpty(f"知识库 {self.kb.settings.kb_dir} 为空，请先运行 `djkb ingest PATH`")
         allowed = self.allowed(filters)
+        scope = self.edition_scope(q)
+        if scope is not None and not scope.missing:  # the edition asked for, even one the 现行有效 filter leaves out
+            base = self.allowed(replace(filters or Filters(), in_force=False))
+            allowed = scope.allowed() if base is None else base & scope.allowed()
         if allowed is not None and not allowed:
             return []
         cands = self.gather(q, allowed, mode)

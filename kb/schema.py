@@ -48,6 +48,8 @@ class Document:
     content_hash: str
     date: str | None = None
     issuer: str | None = None
+    edition: str | None = None
+    effective_date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,23 @@ class Chunk:
     char_end: int = 0
     date: str | None = None
     issuer: str | None = None
+    edition: str | None = None
+    quotes: str | None = None  # the title of the regulation an article quotation (【条文】) in a study note is from
 
     @property
     def heading(self) -> str:
         """Return the heading path joined for display, e.g. ``第二章 党的组织制度 > 第十条``."""
         return HEADING_SEP.join(self.heading_path)
+
+    @property
+    def cited_as(self) -> str:
+        """Return how a citation names this passage's source: 《中国共产党纪律处分条例》（2018年修订）, or for a quoted
+        article 《中国共产党纪律处分条例》（2023年修订）第十九条（摘自《…解读1》）."""
+        if self.quotes:
+            edition = f"（{self.edition}）" if self.edition else ""
+            return f"《{self.quotes}》{edition}{self.article or ''}（摘自《{self.doc_title}》）"
+        edition = f"（{self.edition}）" if self.edition and self.doc_type != "speech" else ""
+        return f"《{self.doc_title}》{edition}"
 
     def embedding_text(self) -> str:
         """Return the text that is embedded and indexed: title and headings give a passage its context."""
@@ -107,6 +121,8 @@ class Hit:
             "source": c.source,
             "heading_path": c.heading,
             "article": c.article,
+            "edition": c.edition,
+            "cited_as": c.cited_as,
         }
 
 
@@ -125,9 +141,28 @@ class Citation:
             "doc_title": c.doc_title,
             "heading_path": c.heading,
             "article": c.article,
+            "edition": c.edition,
+            "cited_as": c.cited_as,
+            **({"quotes": c.quotes} if c.quotes else {}),
             "text": c.text,
             "source": c.source,
         }
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning attached to an answer about the text it rests on: superseded, only quoted, edition missing."""
+
+    kind: str  # superseded, repealed, quotation, edition
+    doc_id: str | None
+    edition: str | None
+    current_edition: str | None
+    evidence: str
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "doc_id": self.doc_id, "edition": self.edition,
+                "current_edition": self.current_edition, "evidence": self.evidence, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -143,6 +178,7 @@ class Answer:
     unsupported: tuple[str, ...] = field(default=())
     notice: str | None = None
     reason: str | None = None
+    notices: tuple[Notice, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -152,6 +188,7 @@ class Answer:
             "refused": self.refused,
             "reason": self.reason,
             "citations": [c.to_dict() for c in self.citations],
+            "notices": [n.to_dict() for n in self.notices],
             **({"notice": self.notice} if self.notice else {}),
             **({"unsupported": list(self.unsupported)} if self.unsupported else {}),
         }

@@ -45,3 +45,11 @@ def write_corpus(folder: Path, regulations: int = 3, speeches: int = 2) -> list[
         p.write_text(speech_text(f"在测试会议上的讲话{i + 1}", seed=i), encoding="utf-8")
         paths.append(p)
     return paths
+
+
+def edition_text(title: str, revision: str, articles: list[str]) -> str:
+    """Return a regulation whose articles are ``articles`` (bodies without labels), numbered from 第一条."""
+    lines = [title, revision, "第一章 总则"]
+    for n, body in enumerate(articles, 1):
+        lines.append(f"{article_label(n)} {body}")
+    return "\n".join(lines) + "\n"

@@ -50,7 +50,8 @@ def test_search_batch_json(small_settings, tmp_path):
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [line["id"] for line in lines] == ["a", 2]
     hit = lines[0]["hits"][0]
-    assert set(hit) == {"rank", "score", "chunk_id", "text", "doc_title", "doc_type", "source", "heading_path", "article"}
+    assert set(hit) == {"rank", "score", "chunk_id", "text", "doc_title", "doc_type", "source", "heading_path", "article",
+                        "edition", "cited_as"}
     assert hit["rank"] == 1 and hit["article"] == "第十条" and hit["heading_path"].endswith("第十条")
     assert len(lines[1]["hits"]) == 3
 
@@ -60,7 +61,9 @@ def test_ask_json_and_batch(small_settings, tmp_path):
     answer = json.loads(result.output)
     assert set(answer) >= {"query", "rewritten_query", "answer", "refused", "citations"}
     assert not answer["refused"] and "一年" in answer["answer"]
-    assert set(answer["citations"][0]) == {"n", "chunk_id", "doc_title", "heading_path", "article", "text", "source"}
+    assert set(answer["citations"][0]) == {"n", "chunk_id", "doc_title", "heading_path", "article", "text", "source",
+                                           "edition", "cited_as"}
+    assert answer["notices"] == []  # 党章 and 发展党员工作细则 are in force
     batch = tmp_path / "q.jsonl"
     batch.write_text('{"id": 1, "question": "党员可以信仰宗教吗？"}\n{"id": 2, "question": "明天会下雨吗？"}\n',
                      encoding="utf-8")

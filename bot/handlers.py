@@ -21,7 +21,8 @@ from . import limits
 from . import messages as msg
 from . import views
 from .reports import load_report
-from .service import Service, StudyMaterials, StudyRequest, turn_for
+from .materials import StudyMaterials, StudyRequest
+from .service import Service, turn_for
 
 DOC_ORDER = {"regulation": 0, "other": 1, "speech": 2}
 

@@ -23,7 +23,8 @@ from bot.guard import MAX_DELAY_S, Throttle, _chinese, delay_after
 from bot.handlers import purge, shown
 from bot.limits import MAX_FILES_PER_REQUEST, hide_paths
 from bot.serving import check_port, check_ssl, open_service
-from bot.service import Service, StudyRequest
+from bot.materials import StudyRequest
+from bot.service import Service
 from bot.uploads import PermissionDenied, store_upload
 from bot.views import plain_text
 from fixtures import write_corpus

@@ -25,6 +25,7 @@ from kb.base import KnowledgeBase
 from kb.config import load_settings
 
 from .common import percentiles, rss_mb
+from .search import measure as mode_latencies
 
 DIM = 384  # multilingual-e5-small's
 
@@ -136,23 +137,14 @@ def commit_costs(kb: KnowledgeBase, manifest, repeats: int = 20) -> dict:
 
 def measure(kb_dir: Path, queries: list[str]) -> dict:
     """Return the searcher's cold load, resident memory and per-mode latency (run in a fresh process)."""
-    from kb.retrieve import MODES, Searcher
+    from kb.retrieve import Searcher
 
     base = rss_mb()
     t0 = time.perf_counter()
     searcher = Searcher(KnowledgeBase.open(load_settings(env={}, kb_dir=kb_dir), embedder=SyntheticEmbedder()))
     searcher.search(queries[0], k=10, mode="hybrid")  # the vector index loads on the first query
     load_s = time.perf_counter() - t0
-    out = {"load_s": load_s, "rss_mb": rss_mb(), "rss_base_mb": base}
-    for mode in MODES:
-        for q in queries[:5]:
-            searcher.search(q, k=10, mode=mode)
-        samples = []
-        for q in queries:
-            t0 = time.perf_counter()
-            searcher.search(q, k=10, mode=mode)
-            samples.append((time.perf_counter() - t0) * 1000)
-        out[mode] = percentiles(samples)
+    out = {"load_s": load_s, "rss_mb": rss_mb(), "rss_base_mb": base, **mode_latencies(searcher, queries)}
     out["rss_mb"] = rss_mb()
     return out
 

@@ -13,6 +13,7 @@ from fixtures import write_corpus
 from ingest.chunker import chunk_document
 from ingest.pipeline import _read, ingest, source_key
 from kb.base import KnowledgeBase
+from kb.catalog import Catalog
 from kb.config import load_settings
 from kb.embedding import E5_ALIAS, load_embedder, model_fingerprint, resolve_backend
 from kb.errors import ModelMismatch, ModelUnavailable
@@ -77,8 +78,8 @@ def int8_kb(tmp_path_factory) -> Path:
 
 
 def test_backend_is_recorded_and_another_family_needs_reindex(int8_kb):
-    manifest = json.loads((int8_kb / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["model"]["backend"] == "onnx-int8" and manifest["model"]["vectors"] == "int8"
+    model = Catalog(int8_kb).load().model
+    assert model["backend"] == "onnx-int8" and model["vectors"] == "int8"
     # unless one is configured, the backend that made the vectors is used again
     assert KnowledgeBase.open(load_settings(env={}, kb_dir=int8_kb)).embedder.backend == "onnx-int8"
     for other in ("onnx", "torch"):

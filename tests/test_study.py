@@ -62,6 +62,15 @@ def test_procedural_outline_reads_in_stage_order(searcher, membership):
 
 
 @pytest.mark.corpus
+def test_a_regulation_named_for_the_topic_gives_its_core_rules_not_its_reporting_duties(membership):
+    # Every article of 发展党员工作细则 is about 发展党员, worded so or not: 培养考察一年以上 (第十三条) and the
+    # two sponsors (第十四条) must not lose to the 领导和纪律 chapter, which merely repeats the topic's words.
+    articles = {p.source.article for p in membership.groups[0].points}
+    assert {"第五条", "第十三条", "第十四条"} <= articles
+    assert len({"第三十七条", "第三十八条", "第三十九条", "第四十条", "第四十一条"} & articles) <= 2  # all 5 before
+
+
+@pytest.mark.corpus
 def test_pin_and_remove_points(searcher, membership):
     first, last = membership.points[0], membership.points[-1]
     edited = edit_outline(searcher, membership, pinned={last.key}, removed={first.key})

@@ -103,7 +103,7 @@ def test_bad_files_are_reported_and_the_batch_goes_on(hash_kb, tmp_path):
     folder = tmp_path / "mixed"
     write_corpus(folder, regulations=1, speeches=1)
     (folder / "empty.txt").write_bytes(b"")
-    (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8  # NUL and control bytes, the same every run)
+    (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00" + bytes(range(256)) * 8)  # NULs at odd and even offsets
     (folder / "table.xlsx").write_bytes(b"PK\x03\x04 not really")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     report = ingest(hash_kb, [folder, tmp_path / "missing-folder"])

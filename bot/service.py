@@ -108,7 +108,6 @@ class Service:
         self.lexical = Answerer(self.searcher, llm=llm, mode="lexical")  # while the Chroma server is away
         self.throttle = Throttle()
         self.importer: BackgroundImport | None = None
-        self._refresh_lock = threading.Lock()
         self.access: Access = access_policy(settings.admin_password, host)
         self.reports_dir = Path(settings.reports_dir)
         self.uploads_dir = Path(settings.kb_dir) / UPLOADS_DIR
@@ -124,9 +123,8 @@ class Service:
     # ---- reading -------------------------------------------------------------------------------------------
 
     def fresh(self):
-        """Return the searcher, reloaded first (by one request at a time) if the knowledge base changed."""
-        with self._refresh_lock:
-            self.searcher.refresh()
+        """Return the searcher, reloaded first if the knowledge base changed (Searcher.refresh holds its own lock)."""
+        self.searcher.refresh()
         return self.searcher
 
     def manifest(self):

@@ -1,7 +1,7 @@
 """The core: documents, the store and its indexes, retrieval, and the grammar of official documents."""
 
 __all__ = [
-    "answertype", "base", "catalog", "compare", "config", "edition_scope", "editions", "embedding", "errors", "grammar",
-    "lexical", "progress", "query", "status",
-    "retrieve", "schema", "sentences", "store", "text", "titles",
+    "answertype", "base", "catalog", "compare", "config", "edition_scope", "editions", "embedding", "errors",
+    "grammar", "lexical", "progress", "query", "retrieve", "schema", "sentences", "status", "store", "text",
+    "titles"
 ]

@@ -1,10 +1,12 @@
 """Small documents made by the tests: regulations with 章/条 and speeches with 一、 headings."""
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from kb.grammar import article_label
-from kb.grammar import int_to_cn
+from kb.grammar import article_label, int_to_cn
 
 TOPICS = ["学习制度", "组织生活", "党费收缴", "教育培训", "监督检查", "档案管理", "作风建设", "纪律要求"]
 
@@ -53,3 +55,17 @@ def edition_text(title: str, revision: str, articles: list[str]) -> str:
     for n, body in enumerate(articles, 1):
         lines.append(f"{article_label(n)} {body}")
     return "\n".join(lines) + "\n"
+
+
+def wait_until(reached: Callable[[], bool], proc: subprocess.Popen, what: str, timeout: float = 600) -> None:
+    """Poll ``reached`` until it holds; fail if ``proc`` ends first or ``timeout`` seconds pass (then kill it)."""
+    start = time.time()
+    while time.time() - start < timeout:
+        if reached():
+            return
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            raise AssertionError(f"{what} ended before the kill point: {err}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"{what} did not reach the kill point in {timeout:.0f} s")

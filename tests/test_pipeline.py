@@ -7,12 +7,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from fixtures import regulation_text, write_corpus
+from fixtures import regulation_text, wait_until, write_corpus
 from ingest.chunker import chunk_document
 from ingest.pipeline import ingest, remove
 from ingest.structure import make_document
@@ -134,22 +133,11 @@ def test_encodings_ingest_to_the_same_text(hash_kb, tmp_path, corpus_dir):
     assert doc.text.splitlines()[0] == "中国共产党党和国家机关基层组织工作条例"
 
 
-def _kill_when(proc: subprocess.Popen, kb_dir: Path, generation: int, timeout: float = 300) -> int:
-    start = time.time()
-    while time.time() - start < timeout:
-        if proc.poll() is not None:
-            return -1
-        try:
-            g = Catalog(kb_dir).load().generation
-        except Exception:  # noqa: BLE001 - not created yet, or mid-write
-            g = 0
-        if g >= generation:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return g
-        time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("ingest did not reach the kill point in time")
+def _generation(kb_dir: Path) -> int:
+    try:
+        return Catalog(kb_dir).load().generation
+    except Exception:  # noqa: BLE001 - not created yet, or mid-write
+        return 0
 
 
 @pytest.mark.corpus
@@ -161,8 +149,9 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path):
     env = {**os.environ, "DJKB_HOME": str(kb_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "bot", "ingest", str(folder)]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    killed_at = _kill_when(proc, kb_dir, 1)
-    assert killed_at >= 1, "the ingest finished before it could be killed"
+    wait_until(lambda: _generation(kb_dir) >= 1, proc, "the ingest")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
     partial = Catalog(kb_dir).load()
     assert 0 < len(partial.documents) < len(paths)
     done = subprocess.run(cmd + ["--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import write_corpus
+from fixtures import wait_until, write_corpus
 from ingest.maintenance import recover, reindex, repair
 from ingest.pipeline import ingest
 from kb.base import KnowledgeBase
@@ -272,18 +272,6 @@ def test_a_full_disk_gives_one_message_and_loses_nothing(small_disk, tmp_path):
     consistent(KnowledgeBase.open(settings, embedder=HashEmbedder()))
 
 
-def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 600) -> None:
-    start = time.time()
-    while time.time() - start < timeout:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"reindex ended before the kill point: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("reindex did not reach the kill point in time")
-
-
 @pytest.mark.corpus
 def test_kill_9_mid_reindex_damages_nothing(tmp_path):
     """A real `djkb reindex` (real model) is killed part-way: same documents, same top 10, and nothing is lost."""
@@ -297,7 +285,7 @@ def test_kill_9_mid_reindex_damages_nothing(tmp_path):
     env = {**os.environ, "DJKB_HOME": str(kb_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "reindex"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for(lambda: Catalog(kb_dir).load().reindex is not None, proc)
+    wait_until(lambda: Catalog(kb_dir).load().reindex is not None, proc, "the reindex")
     time.sleep(3)  # part-way through the embedding
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

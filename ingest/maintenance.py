@@ -14,6 +14,7 @@ from kb.embedding import fingerprint_conflict, model_fingerprint
 from kb.errors import CatalogCorrupt, disk_errors
 from kb.lexical import BM25Index
 from kb.schema import Chunk, Document
+from kb.sentence_index import SentenceVectors, model_tag, sentence_units, unit_text
 from kb.store import ChunkStore
 
 from .chunker import audit, chunk_document, pipeline_version
@@ -218,6 +219,18 @@ def rebuild_lexical(kb: KnowledgeBase, manifest: Manifest) -> BM25Index:
     return index
 
 
+def _renew_sentences(kb: KnowledgeBase, doc: Document, chunks: list[Chunk], tokens: list[list[str]],
+                     entry: DocEntry, tag: str) -> None:
+    """Rewrite a document's sentence vectors with ``kb``'s model, unless they are already its."""
+    units = sentence_units(chunks)
+    stored = kb.catalog.read_sentences(doc.doc_id)
+    if not units or (stored is not None and stored.model == tag):
+        return
+    by_id = {c.chunk_id: c for c in chunks}
+    vectors = kb.embedder.embed_passages([unit_text(by_id[c], s, e) for c, s, e in units])
+    kb.catalog.write_doc(doc, chunks, tokens, entry, SentenceVectors.of(tag, units, vectors))
+
+
 def _embed_into(store: ChunkStore, kb: KnowledgeBase, chunks: Sequence[Chunk]) -> None:
     store.upsert(list(chunks), kb.embedder.embed_passages([c.embedding_text() for c in chunks]))
 
@@ -248,7 +261,8 @@ def reindex(kb: KnowledgeBase, *, progress: Progress | None = None) -> int:
         for i, doc_id in enumerate(ids, 1):
             if progress:
                 progress(doc_id, i, len(ids))
-            chunks = kb.catalog.read_doc(doc_id)[1]
+            doc, chunks, tokens = kb.catalog.read_doc(doc_id)
+            _renew_sentences(kb, doc, chunks, tokens, manifest.documents[doc_id], model_tag(fp))
             total += len(chunks)
             pending.extend(c for c in chunks if c.chunk_id not in done)
             if len(pending) >= REINDEX_BATCH_CHUNKS:

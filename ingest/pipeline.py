@@ -13,6 +13,7 @@ from kb.embedding import model_fingerprint
 from kb.errors import DiskFull, NotFound, ReadError, disk_errors
 from kb.lexical import get_tokenizer
 from kb.schema import Chunk, Document
+from kb.sentence_index import SentenceVectors, model_tag, sentence_units, unit_text
 
 from .chunker import chunk_document, pipeline_version
 from .maintenance import make_entry, rebuild_lexical, recover, undo_interrupted
@@ -135,10 +136,18 @@ def _store_batch(kb: KnowledgeBase, manifest: Manifest, batch: Sequence[_Pending
     kb.catalog.intend(touched)
     t0 = time.perf_counter()
     chunks = [c for p in batch for c in p.chunks]
-    vectors = kb.embedder.embed_passages([c.embedding_text() for c in chunks])
+    units = [sentence_units(p.chunks) for p in batch]
+    by_id = {c.chunk_id: c for c in chunks}
+    # one call, so chunks and sentences share the length-sorted batches
+    texts = [c.embedding_text() for c in chunks] + [unit_text(by_id[c], s, e) for u in units for c, s, e in u]
+    everything = kb.embedder.embed_passages(texts)
+    vectors, rest = everything[:len(chunks)], everything[len(chunks):]
     report.embed_seconds += time.perf_counter() - t0
-    for p in batch:
-        kb.catalog.write_doc(p.doc, p.chunks, p.tokens, p.entry)
+    tag = model_tag(model_fingerprint(kb.embedder))
+    for p, u in zip(batch, units):
+        sentences = SentenceVectors.of(tag, u, rest[:len(u)]) if u else None
+        rest = rest[len(u):]
+        kb.catalog.write_doc(p.doc, p.chunks, p.tokens, p.entry, sentences)
     kb.store.upsert(chunks, vectors)
     replaced: list[DocEntry | None] = []
     for p in batch:

@@ -40,7 +40,8 @@ class KnowledgeBase:
         if embedder is None:
             family = vector_family(recorded) if (check_model and recorded) else None
             embedder = load_embedder(settings.embed_model, str(settings.model_cache), settings.embed_backend,
-                                     settings.device, family)
+                                     settings.device, family,
+                                     str(settings.vector_cache) if settings.vector_cache else None)
         fp = model_fingerprint(embedder)
         if check_model and recorded and (why := fingerprint_conflict(recorded, fp, settings.kb_dir)):
             raise ModelMismatch(why)

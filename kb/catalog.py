@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .errors import CatalogCorrupt, KnowledgeBaseBusy
 from .schema import Audit, Chunk, Document
+from .sentence_index import SentenceVectors
 
 CATALOG_VERSION = 2
 CATALOG_FILE = "catalog.sqlite"
@@ -313,11 +314,14 @@ class Catalog:
         return self.docs_dir / f"{doc_id}.json"
 
     def write_doc(self, doc: Document, chunks: list[Chunk], tokens: list[list[str]],
-                  entry: DocEntry | None = None) -> None:
-        """Store a document's text, chunks, lexical tokens and catalog entry (from which `djkb repair` rebuilds)."""
+                  entry: DocEntry | None = None, sentences: SentenceVectors | None = None) -> None:
+        """Store a document's text, chunks, lexical tokens, sentence vectors and catalog entry (from which
+        `djkb repair` rebuilds)."""
         record = {"document": asdict(doc), "chunks": [asdict(c) for c in chunks], "tokens": tokens}
         if entry is not None:
             record["entry"] = entry.to_json()
+        if sentences is not None:
+            record["sentences"] = sentences.to_json()
         write_json_atomic(self.doc_path(doc.doc_id), record)
 
     def read_record(self, doc_id: str) -> dict:
@@ -335,6 +339,11 @@ class Catalog:
         chunks = [Chunk(**{**c, **{k: intern(c[k]) for k in _SHARED if isinstance(c.get(k), str)},
                            "heading_path": tuple(intern(h) for h in c["heading_path"])}) for c in raw["chunks"]]
         return Document(**raw["document"]), chunks, [[intern(t) for t in tokens] for tokens in raw["tokens"]]
+
+    def read_sentences(self, doc_id: str) -> SentenceVectors | None:
+        """Return a stored document's sentence vectors, or None when it has none."""
+        raw = self.read_record(doc_id).get("sentences")
+        return SentenceVectors.from_json(raw) if raw else None
 
     def remove_doc_file(self, doc_id: str) -> None:
         self.doc_path(doc_id).unlink(missing_ok=True)

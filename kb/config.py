@@ -31,6 +31,7 @@ class Settings:
     embed_backend: str | None = None
     device: str | None = None
     model_cache: Path = field(default_factory=lambda: _cache_dir(os.environ))
+    vector_cache: Path | None = None  # passage vectors kept for reuse (kb/vector_cache.py); None: none kept
     chroma_url: str | None = None
     corpus: Path = Path(DEFAULT_CORPUS)
     user_dict: Path | None = None
@@ -70,12 +71,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         value = env.get(name)
         return value if value else None
 
+    model_cache = Path(get("DJKB_MODEL_CACHE") or _cache_dir(env))
+    vectors = get("DJKB_VECTOR_CACHE")
     s = Settings(
         kb_dir=Path(get("DJKB_HOME") or DEFAULT_KB_DIR),
         embed_model=get("DJKB_EMBED_MODEL") or DEFAULT_EMBED_MODEL,
         embed_backend=get("DJKB_EMBED_BACKEND"),
         device=get("DJKB_DEVICE"),
-        model_cache=Path(get("DJKB_MODEL_CACHE") or _cache_dir(env)),
+        model_cache=model_cache,
+        vector_cache=None if vectors == "off" else Path(vectors) if vectors else model_cache / "vectors",
         chroma_url=get("DJKB_CHROMA_URL"),
         corpus=Path(get("DJKB_CORPUS") or DEFAULT_CORPUS),
         user_dict=Path(p) if (p := get("DJKB_USER_DICT")) else None,
@@ -87,7 +91,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         max_upload_mb=_positive_int("DJKB_MAX_UPLOAD_MB", get("DJKB_MAX_UPLOAD_MB"), DEFAULT_MAX_UPLOAD_MB),
         reports_dir=Path(get("DJKB_REPORTS_DIR") or DEFAULT_REPORTS_DIR),
     )
-    for key in ("kb_dir", "model_cache", "corpus", "user_dict", "terms_file", "reports_dir"):
+    for key in ("kb_dir", "model_cache", "vector_cache", "corpus", "user_dict", "terms_file", "reports_dir"):
         if isinstance(overrides.get(key), str):
             overrides[key] = Path(overrides[key])
     return s.with_(**overrides)

@@ -243,12 +243,11 @@ class LazyEmbedder:
 
 @functools.lru_cache(maxsize=4)
 def load_embedder(name: str, cache_dir: str, backend: str | None = None, device: str | None = None,
-                  recorded: str | None = None, reuse: bool = True) -> Embedder:
+                  recorded: str | None = None, vectors: str | None = None) -> Embedder:
     """Return the embedder for ``name`` (backend chosen by resolve_backend), once per process.
 
-    The default e5 model loads lazily and, with ``reuse``, keeps its passage vectors in a VectorCache beside the
-    model (benchmarks of embedding speed turn that off); another model loads now, so a missing one fails here
-    with ModelUnavailable.
+    The default e5 model loads lazily and, given a ``vectors`` folder, keeps its passage vectors there for reuse
+    (a VectorCache); another model loads now, so a missing one fails here with ModelUnavailable.
     """
     backend, device = resolve_backend(name, Path(cache_dir), backend, device, recorded)
     path = resolve_model_path(name, Path(cache_dir))
@@ -257,7 +256,7 @@ def load_embedder(name: str, cache_dir: str, backend: str | None = None, device:
     dim = int(json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     prompts = prompts_for("e5")
     tag = ("torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu") if backend == "torch" else backend
-    cache = VectorCache.for_model(Path(cache_dir), name, tag, dim) if reuse else None
+    cache = VectorCache.for_model(Path(vectors), name, tag, dim) if vectors else None
     if backend == "torch":
         return LazyEmbedder(name, dim, tag, lambda: _load_torch(name, path, device), cache)
 

@@ -2,12 +2,26 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .titles import title_aliases
 
 KNOWN_DOCUMENTS = Path(__file__).with_name("data") / "known_documents.tsv"
+# Who issues or is bound by a document, which speakers drop: 党政领导干部选拔任用工作条例 is 干部选拔任用条例.
+_ISSUERS = re.compile(r"^(中共中央|中央和国家机关|党政领导|党政机关|党政)")
+_WORK = re.compile(r"工作(条例|规定|办法|细则)$")
+SPOKEN_MIN_CHARS = 4
+"""A shorter spoken form (党内条例) could name several documents."""
+
+
+def spoken_forms(title: str) -> set[str]:
+    """Return the shortened names people say for a title: without its issuer and without 工作 before its kind."""
+    forms = {title, *title_aliases(title)}
+    forms |= {_ISSUERS.sub("", f) for f in forms}
+    forms |= {_WORK.sub(r"\1", f) for f in forms}
+    return {f for f in forms if f != title and len(f) >= SPOKEN_MIN_CHARS}
 
 
 @dataclass(frozen=True)
@@ -28,7 +42,7 @@ def _parse(line: str) -> KnownDocument | None:
     if len(parts) != 3 or line.startswith("#"):
         return None
     title, kind, short = parts
-    names = {title, *title_aliases(title), *(s.strip() for s in short.split(",") if s.strip())}
+    names = {title, *spoken_forms(title), *(s.strip() for s in short.split(",") if s.strip())}
     return KnownDocument(title, kind, tuple(sorted(names, key=len, reverse=True)))
 
 

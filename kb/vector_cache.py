@@ -11,9 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-CACHE_DIR = "vectors"
-
-
 def _key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=20).digest()
 
@@ -26,10 +23,10 @@ class VectorCache:
     dim: int
 
     @classmethod
-    def for_model(cls, cache_dir: Path, name: str, backend: str, dim: int) -> VectorCache:
-        """Return the cache of ``name`` embedded by ``backend`` (vectors of other backends are never mixed in)."""
+    def for_model(cls, folder: Path, name: str, backend: str, dim: int) -> VectorCache:
+        """Return the cache in ``folder`` of ``name`` embedded by ``backend`` (other backends' vectors never mix in)."""
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{backend}")
-        return cls(Path(cache_dir) / CACHE_DIR / f"{slug}.sqlite", dim)
+        return cls(Path(folder) / f"{slug}.sqlite", dim)
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)

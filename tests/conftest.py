@@ -53,7 +53,7 @@ def embedder():
     from kb.embedding import load_embedder
 
     settings = load_settings(env={})
-    return load_embedder(settings.embed_model, str(settings.model_cache))
+    return load_embedder(settings.embed_model, str(settings.model_cache), vectors=str(settings.vector_cache))
 
 
 def small_corpus_files(corpus: Path) -> list[Path]:

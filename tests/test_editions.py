@@ -170,7 +170,7 @@ def test_quoted_articles_are_chunked_as_articles_of_the_quoted_edition(tmp_path)
     assert quoted[0].cited_as == ("《中国共产党纪律处分条例》（2023年修订）第十九条"
                                   "（摘自《每周一学《中国共产党纪律处分条例》增改重点条文解读1》）")
     assert audit.uncovered_chars == 0 and audit.overlapping_chars == 0
-    assert pipeline_version(doc) == "2"
+    assert pipeline_version(doc) == "3"
     plain = make_document("在会议上的讲话\n一、提高站位\n同志们，要抓好学习。\n", "y", "2024-01-01_讲话.txt")
     assert pipeline_version(plain) == "1"  # a speech without quotations is chunked as before: not re-embedded
 

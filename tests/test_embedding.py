@@ -42,14 +42,14 @@ def _cache() -> str:
 
 @pytest.mark.parametrize("backend, floor", [("onnx", FP32_MIN_COSINE), ("onnx-int8", INT8_MIN_COSINE)])
 def test_onnx_vectors_agree_with_torch(passages, backend, floor):
-    torch_vectors = load_embedder(E5_ALIAS, _cache(), "torch", "cpu", reuse=False).embed_passages(passages)
-    ort = load_embedder(E5_ALIAS, _cache(), backend, "cpu", reuse=False)
+    torch_vectors = load_embedder(E5_ALIAS, _cache(), "torch", "cpu").embed_passages(passages)
+    ort = load_embedder(E5_ALIAS, _cache(), backend, "cpu")
     vectors = ort.embed_passages(passages)
     assert vectors.shape == torch_vectors.shape and ort.backend == backend
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert float((vectors * torch_vectors).sum(axis=1).min()) >= floor
     query = "党员受到警告处分后多长时间内不得提升职务？"
-    q_torch = load_embedder(E5_ALIAS, _cache(), "torch", "cpu", reuse=False).embed_queries([query])[0]
+    q_torch = load_embedder(E5_ALIAS, _cache(), "torch", "cpu").embed_queries([query])[0]
     assert float(ort.embed_queries([query])[0] @ q_torch) >= floor
     # the same ranking of the passages for the query
     assert int(np.argmax(vectors @ q_torch)) == int(np.argmax(torch_vectors @ q_torch))

@@ -171,3 +171,17 @@ def test_vector_cache_reuses_what_it_stored_and_survives_a_broken_file(tmp_path)
         side.unlink()
     cache.path.write_bytes(b"not a database" * 100)
     assert np.array_equal(cache.embed(["甲"], compute), first[:1]) and calls[-1] == ["甲"]
+
+
+def test_sentence_index_returns_the_chunk_of_the_best_sentence_and_ignores_another_models_vectors():
+    from kb.sentence_index import SentenceIndex, SentenceVectors
+
+    eye = np.eye(4, dtype=np.float32)
+    a = SentenceVectors("m|fp32", ("c1", "c1", "c2"), ((0, 5), (5, 9), (0, 7)), eye[:3])
+    stale = SentenceVectors("other|fp32", ("c9",), ((0, 5),), eye[3:4])
+    restored = SentenceVectors.from_json(a.to_json())
+    assert restored.chunk_ids == a.chunk_ids and restored.spans == a.spans and np.allclose(restored.vectors, a.vectors)
+    index = SentenceIndex.build([("d1", restored), ("d2", stale)], 4, "m|fp32")
+    assert len(index) == 3, "vectors of another model are left out"
+    assert index.search(eye[1], 5) == [("c1", 1.0), ("c2", 0.0)], "one entry per chunk, its best sentence's cosine"
+    assert index.search(eye[2], 5, allowed={"d9"}) == []

@@ -146,7 +146,9 @@ def test_kill_9_mid_ingest_then_rerun(tmp_path):
     folder = tmp_path / "corpus"
     paths = write_corpus(folder, regulations=12, speeches=6)
     kb_dir = tmp_path / "kb"
-    env = {**os.environ, "DJKB_HOME": str(kb_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    # an empty vector cache, so the kill falls inside real embedding work
+    env = {**os.environ, "DJKB_HOME": str(kb_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "DJKB_VECTOR_CACHE": str(tmp_path / "vectors")}
     cmd = [sys.executable, "-m", "bot", "ingest", str(folder)]
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until(lambda: _generation(kb_dir) >= 1, proc, "the ingest")

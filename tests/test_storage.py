@@ -282,7 +282,9 @@ def test_kill_9_mid_reindex_damages_nothing(tmp_path):
     ingest(KnowledgeBase.open(settings), [folder])
     docs = set(Catalog(kb_dir).load().documents)
     before = top_ids(KnowledgeBase.open(settings))
-    env = {**os.environ, "DJKB_HOME": str(kb_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    # an empty vector cache, so the reindex embeds for real and is killed part-way
+    env = {**os.environ, "DJKB_HOME": str(kb_dir), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT),
+           "DJKB_VECTOR_CACHE": str(tmp_path / "vectors")}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "reindex"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until(lambda: Catalog(kb_dir).load().reindex is not None, proc, "the reindex")

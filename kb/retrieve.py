@@ -394,8 +394,9 @@ class Searcher:
         return filters.allowed_docs(self.manifest, blocked)
 
     def search(self, query: str | Query, *, k: int = 10, mode: Mode = "hybrid",
-               filters: Filters | None = None) -> list[Hit]:
-        """Return the ``k`` best hits for ``query``; raises KnowledgeBaseEmpty and DjkbError on bad input."""
+               filters: Filters | None = None, fusion: Fusion | None = None) -> list[Hit]:
+        """Return the ``k`` best hits for ``query`` (fused by ``fusion``, default the searcher's); raises
+        KnowledgeBaseEmpty and DjkbError on bad input."""
         if mode not in MODES:
             raise DjkbError(f"未知检索模式 {mode!r}（可选：{', '.join(MODES)}）")
         q = self.parse(query)
@@ -415,9 +416,13 @@ class Searcher:
             ranked = list(cands.lexical)
         else:
             # Only the head is re-scored, so only its sentences need reading.
-            head = [cid for cid, _ in cands.fused(self.fusion, {})[:RERANK_DEPTH]]
-            ranked = cands.fused(self.fusion, self.sentence_coverage(q, head))
-        kept = finish(ranked, cands.pinned, self.chunks, k, self.original)
+            fusion = fusion or self.fusion
+            head = [cid for cid, _ in cands.fused(fusion, {})[:RERANK_DEPTH]]
+            ranked = cands.fused(fusion, self.sentence_coverage(q, head))
+        # a reprint is shown as its regulation only where the filters let the regulation through
+        original = self.original if allowed is None else {
+            r: o for r, o in self.original.items() if o in self.chunks and self.chunks[o].doc_id in allowed}
+        kept = finish(ranked, cands.pinned, self.chunks, k, original)
         dense_score, lexical_score = dict(cands.dense), dict(cands.lexical)
         return [Hit(chunk=c, score=score, rank=i, dense=dense_score.get(c.chunk_id), lexical=lexical_score.get(c.chunk_id))
                 for i, (c, score) in enumerate(kept, 1)]

@@ -10,6 +10,7 @@ RETRIEVAL_COLS = (("hit@1", "hit@1"), ("hit@3", "hit@3"), ("hit@5", "hit@5"), ("
                   ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"), ("article@1", "条款@1"),
                   ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"))
 ANSWER_COLS = (("refusal_recall", "拒答召回"), ("false_refusal_rate", "误拒率"), ("citation_hit", "引用含证据"),
+               ("citation_hit_all", "引用含证据（拒答计为未中）"),
                ("citation_precision", "引用精确率"), ("citation_recall", "引用召回率"),
                ("citation_article", "条款引用正确"), ("faithfulness", "忠实度"),
                ("latency_p50_ms", "p50 ms"), ("latency_p95_ms", "p95 ms"))

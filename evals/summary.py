@@ -67,6 +67,8 @@ def _answer_group(rows: Sequence[tuple[Question, dict]]) -> dict:
         "false_refusal_rate": M.mean(1.0 if s["refused"] else 0.0 for s in ans),
     }
     out.update({key: M.mean(s.get(key) for s in ans if not s["refused"]) for key in ANSWER_KEYS})
+    # issue #9's measure: over every answerable question, a refusal counting as a miss
+    out["citation_hit_all"] = M.mean(0.0 if s["refused"] else s.get("citation_hit", 0.0) for s in ans)
     out["faithfulness"] = M.mean(s.get("faithfulness") for _, s in rows)
     return {**out, **_latency([s for _, s in rows])}
 

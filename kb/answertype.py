@@ -36,6 +36,11 @@ class Expected:
         """Return whether ``text`` states an answer of this type."""
         return bool(self.pattern.search(text if self.dates_count else _CALENDAR.sub("", text)))
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Return where ``text`` states an answer of this type (offsets into ``text``)."""
+        masked = text if self.dates_count else _CALENDAR.sub(lambda m: "□" * len(m.group(0)), text)
+        return [m.span() for m in self.pattern.finditer(masked)]
+
 
 def _expect(label: str, units: str, *, every: bool = False) -> Expected:
     alternatives = [rf"{_NUM}\s*(?:个|名|位)?(?:{units})"]

@@ -22,6 +22,13 @@ PARTIAL_TEXT = "知识库中没有直接规定；相关条文："
 HITS_PER_ANSWER = 8
 
 
+def turn_for(answer: Answer) -> Turn:
+    """Return what a follow-up may refer to: the stand-alone query and the first citation's document and article."""
+    first = answer.citations[0].chunk if answer.citations else None
+    return Turn(answer.rewritten_query or answer.query, first.doc_title if first else None,
+                first.article if first else None)
+
+
 @dataclass(frozen=True)
 class Retrieval:
     """One question's way through the pipeline: its parsed form, the hits and the evidence assessment."""
@@ -51,6 +58,13 @@ class Answerer:
         q = self.searcher.parse(rewrite(query, history))
         hits = self.searcher.search(q, k=k, mode=self.mode, filters=filters)
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))
+
+    def converse(self, questions: Sequence[str], filters: Filters | None = None) -> list[Turn]:
+        """Return the turns a chat holds after ``questions``, each answered in order as the app answers them."""
+        turns: list[Turn] = []
+        for question in questions:
+            turns.append(turn_for(self.ask(question, turns, filters)))
+        return turns
 
     def ask(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
         """Return the answer to ``query`` with its edition notices; raises DjkbError for an empty query or KB."""

@@ -258,7 +258,8 @@ def ask(ctx, question, batch, doc_type, doc, as_json, all_editions) -> None:
     questions = _jsonl(batch) if batch else [{"id": None, "question": question}]
     for q in questions:
         try:
-            answer = answerer.ask(str(q["question"]), filters=filters)
+            turns = answerer.converse([str(h) for h in q.get("history") or []], filters)
+            answer = answerer.ask(str(q["question"]), turns, filters=filters)
         except DjkbError as exc:
             fail(exc)
         if batch or as_json:

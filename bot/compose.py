@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb.grammar import DIVISION_HEAD, int_to_cn, item_number
+from kb.grammar import DIVISION_HEAD, int_to_cn, item_number, section_line
 from kb.query import Query
 from kb.retrieve import Searcher
 from kb.schema import Chunk, Hit
@@ -89,6 +89,9 @@ def compose(searcher: Searcher, q: Query, hits: Sequence[Hit], quote_article: bo
 
     With ``quote_article`` (the query named the article at rank 1) the article itself, or its 款 or 项, is quoted.
     """
+    if quote_article and hits[0].chunk.article is None:
+        line = section_line(hits[0].chunk.text, q.article.number) if q.article else None
+        return (f"{line}[1]", [hits[0].chunk]) if line else _whole([hits[0].chunk])
     if quote_article:
         return quote(q, [h.chunk for h in hits if h.chunk.doc_id == hits[0].chunk.doc_id
                          and h.chunk.article == hits[0].chunk.article])

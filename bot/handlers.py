@@ -22,7 +22,8 @@ from . import messages as msg
 from . import views
 from .reports import load_report
 from .materials import StudyMaterials, StudyRequest
-from .service import Service, turn_for
+from .answer import turn_for
+from .service import Service
 
 DOC_ORDER = {"regulation": 0, "other": 1, "speech": 2}
 

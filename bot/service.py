@@ -83,13 +83,6 @@ class FileOutcome:
                 "message": self.message}
 
 
-def turn_for(answer: Answer) -> Turn:
-    """Return what a follow-up may refer to: the stand-alone query and the first citation's document and article."""
-    first = answer.citations[0].chunk if answer.citations else None
-    return Turn(answer.rewritten_query or answer.query, first.doc_title if first else None,
-                first.article if first else None)
-
-
 class Service:
     """One knowledge base served to the web app."""
 

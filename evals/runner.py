@@ -79,7 +79,8 @@ def standalone(q: Question) -> str:
 
 
 def _answer_record(answerer, q: Question, key: str, generation: str, titles) -> Record:
-    answer, ms = _timed(answerer.ask, q.question, _turns(q))
+    turns = answerer.converse(q.history)  # the earlier questions answered first, as in the app's chat
+    answer, ms = _timed(answerer.ask, q.question, turns)
     return Record(key=key, qid=q.id, mode=ANSWER_MODE, generation=generation, latency_ms=round(ms, 2),
                   hits=tuple(Passage.from_chunk(h.chunk) for h in answer.related),
                   gold_titles=titles, refused=answer.refused, answer=answer.answer,

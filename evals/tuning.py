@@ -39,11 +39,9 @@ class PolicyScore:
 def collect_evidence(answerer: Answerer, questions: Sequence[Question],
                      progress: Progress | None = None) -> list[tuple[Question, Evidence]]:
     """Return each question with the evidence assessment of its retrieval (Answerer.retrieve, run once)."""
-    from bot.rewrite import Turn
-
     out = []
     for i, q in enumerate(questions, 1):
-        r = answerer.retrieve(q.question, [Turn(h) for h in q.history])
+        r = answerer.retrieve(q.question, answerer.converse(q.history))
         out.append((q, r.evidence))
         if progress:
             progress(q.id, i, len(questions))

@@ -208,6 +208,18 @@ def find_item(text: str) -> int | None:
     return _value(m.group("num")) if m else None
 
 
+def section_line(text: str, number: int) -> str | None:
+    """Return the line of ``text`` that opens its ``number``-th first-level section (``三、``), or None.
+
+    Documents without articles, such as the 八项规定, number their rules so, and people cite them as 第三条.
+    """
+    for line in text.split("\n"):
+        m = SECTION_HEAD.match(line.strip())
+        if m and _value(m.group("num")) == number:
+            return line.strip()
+    return None
+
+
 def item_number(line: str) -> int | None:
     """Return the number of a line that opens with an item label (``（三）``), or None."""
     m = ITEM_HEAD.match(line)

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from .grammar import ArticleRef
+from .grammar import ArticleRef, section_line
 from .query import Query, QueryParser
 from .reprints import originals
 from .terms import load_terms
@@ -104,6 +104,7 @@ class ArticleLookup:
     docs: tuple[str, ...]
     chunks: tuple[Chunk, ...]
     unmet: str | None = None  # why the edition the query names cannot be quoted
+    section: bool = False  # the chunks hold a numbered section (三、) of a document without articles
 
     @property
     def names_missing_article(self) -> bool:
@@ -384,7 +385,14 @@ class Searcher:
             found = self.article_chunks(doc_id, ref.label)
             if found:
                 return ArticleLookup(ref, tuple(named), tuple(found))
+            if not docs[doc_id].articles and not ref.sub and (section := self.section_chunks(doc_id, ref.number)):
+                return ArticleLookup(ref, tuple(named), tuple(section), section=True)
         return ArticleLookup(ref, tuple(named), ())
+
+    def section_chunks(self, doc_id: str, number: int) -> list[Chunk]:
+        """Return the chunk holding the ``number``-th first-level section (``三、``) of a document."""
+        chunks = sorted(self._docs[doc_id][1], key=lambda c: c.char_start) if doc_id in self._docs else []
+        return next(([c] for c in chunks if section_line(c.text, number)), [])
 
     def allowed(self, filters: Filters | None) -> set[str] | None:
         """Return the ids of the documents ``filters`` lets through (None: all)."""

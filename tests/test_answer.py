@@ -91,6 +91,17 @@ def test_article_question_quotes_the_article(answerer):
 
 
 @pytest.mark.corpus
+def test_a_numbered_rule_of_a_document_without_articles_is_quoted_as_asked(answerer):
+    # The 八项规定 number their rules 一、二、…; cadres call the third one 第三条.
+    answer = answerer.ask("八项规定第三条讲的什么")
+    assert not answer.refused and answer.answer.startswith("三、要精简文件简报")
+    assert "八项规定" in answer.citations[0].chunk.doc_title
+    later = answerer.ask("那第五条呢", history=answerer.converse(["中央八项规定第一条是啥"]))
+    assert later.answer.startswith("五、要改进警卫工作") and "八项规定第五条" in later.rewritten_query
+    assert answerer.ask("八项规定第九条").refused
+
+
+@pytest.mark.corpus
 def test_follow_ups_are_rewritten(answerer):
     first = answerer.ask("党章第十条")
     turn = Turn(first.rewritten_query, first.citations[0].chunk.doc_title, first.citations[0].chunk.article)

@@ -326,6 +326,16 @@ def pipeline_version(doc: Document) -> str:
     return PIPELINE_VERSION
 
 
+def up_to_date(stored: str | None, doc: Document) -> bool:
+    """Whether chunks made by pipeline version ``stored`` serve ``doc``: each version chunks at least as well as those
+    before it, and the same text stored under another name (a regulation reprinted word for word as a speech) may
+    have been chunked by a newer version than this name alone asks for."""
+    needed = pipeline_version(doc)
+    if stored == needed:
+        return True
+    return bool(stored and stored.isdigit() and needed.isdigit() and int(stored) >= int(needed))
+
+
 def chunk_document(doc: Document) -> tuple[list[Chunk], Audit]:
     """Return the chunks of ``doc`` (``doc.text[c.char_start:c.char_end] == c.text``) and their audit.
 

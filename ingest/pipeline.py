@@ -15,7 +15,7 @@ from kb.lexical import get_tokenizer
 from kb.schema import Chunk, Document
 from kb.sentence_index import SentenceVectors, model_tag, sentence_units, unit_text
 
-from .chunker import chunk_document, pipeline_version
+from .chunker import chunk_document, up_to_date
 from .maintenance import make_entry, rebuild_lexical, recover, undo_interrupted
 from .readers import SUPPORTED_SUFFIXES, read_file
 from .structure import make_document
@@ -209,12 +209,12 @@ def ingest(kb: KnowledgeBase, paths: Sequence[Path], *, progress: Progress | Non
                 report.failures.append((str(path), str(exc)))
                 continue
             report.chars += len(doc.text)
+            if any(p.doc.doc_id == doc.doc_id for p in pending):
+                flush()  # its twin must be committed before this name can join it, or be judged against it
             current = manifest.doc_for_source(source)
-            if current is not None and current.doc_id == doc.doc_id and current.pipeline == pipeline_version(doc):
+            if current is not None and current.doc_id == doc.doc_id and up_to_date(current.pipeline, doc):
                 report.unchanged.append(source)
                 continue
-            if any(p.doc.doc_id == doc.doc_id for p in pending):
-                flush()  # its twin must be committed before this name can join it
             twin = manifest.documents.get(doc.doc_id)
             if twin is not None and twin is not current:
                 _join_twin(kb, manifest, twin, current, source)

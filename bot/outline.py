@@ -20,8 +20,8 @@ from .sources import ReprintIndex, Source, doc_rank, rank_of
 
 # Tuned on the dev half (odd ids) of evals/datasets/topics.jsonl. POINTS_PER_DOC[0] 16 → 20 and the dedicated-
 # regulation rule lifted dev recall 0.778 → 0.810 (test half, run once: 0.786 → 0.831).
-# The fusion these constants were tuned with (odd ids of topics.jsonl), before sentence vectors. With them
-# (small_weight 0.5) recall on those topics was 0.804 against 0.797 without, but the 发展党员 outline took 4 of the
+# Outlines search without the sentence vectors, with the fusion the constants below were tuned with: on the dev
+# half the default fusion (small_weight 0.5) gave recall 0.804 against 0.797, but its 发展党员 outline took 4 of the
 # 细则's 5 reporting-duty articles (第三十七至四十一条) over its core rules.
 OUTLINE_FUSION = replace(DEFAULT_FUSION, small_weight=0.0, sentence_weight=0.8)
 SEARCH_K = 30
@@ -190,9 +190,10 @@ def _ranked(searcher: Searcher, topic: str, filters: Filters) -> list[tuple[Chun
     best = max(fused.values(), default=1.0)
     tokens = topic_tokens(searcher, topic)
     allowed = filters.allowed_docs(searcher.manifest)
-    for chunk in searcher.chunks.values():  # a dedicated regulation's articles the search did not reach
-        if is_dedicated(tokens, chunk) and chunk.doc_type == "regulation" and (allowed is None or chunk.doc_id in allowed):
-            fused.setdefault(chunk.chunk_id, 0.0)
+    for doc_id, entry in searcher.manifest.documents.items():  # a dedicated regulation's articles the search missed
+        if entry.doc_type == "regulation" and tokens and _share(tokens, entry.title) == 1.0 \
+                and (allowed is None or doc_id in allowed):
+            fused.update({c: 0.0 for c in entry.chunk_ids if c not in fused and searcher.chunk(c).article})
     scored: dict[tuple[str, str], tuple[Chunk, float]] = {}
     for chunk_id, rrf in fused.items():
         chunk = searcher.chunk(chunk_id)

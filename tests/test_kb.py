@@ -65,9 +65,16 @@ def test_other_model_needs_reindex(tmp_settings, tmp_path):
     with pytest.raises(ModelMismatch, match="djkb reindex"):
         KnowledgeBase.open(tmp_settings, embedder=other)
     kb = KnowledgeBase.open(tmp_settings, embedder=other, check_model=False)
+    catalog = kb.catalog
+    regulation = next(d for d, e in catalog.load().documents.items() if e.doc_type == "regulation")
+    assert catalog.read_stored(regulation).sentences.model == "test-hash|hash"
     n = reindex(kb)
     assert n == kb.store.count() > 0
+    renewed = catalog.read_stored(regulation).sentences
+    assert renewed.model == "test-hash-32|hash" and renewed.vectors.shape[1] == 32, "sentence vectors follow the model"
     reopened = KnowledgeBase.open(tmp_settings, embedder=other)
+    assert len(Searcher(reopened).sentences) == sum(
+        len(s.chunk_ids) for d in catalog.load().documents if (s := catalog.read_stored(d).sentences))
     hits = Searcher(reopened).search("测试工作条例二第三条", k=1)
     assert hits[0].chunk.article == "第三条"
 

@@ -51,9 +51,12 @@ def _expect(label: str, units: str, *, every: bool = False) -> Expected:
 
 _DURATION = _expect("时间或频次", _TIME_UNITS, every=True)
 # A frequency is stated per period (每年至少召开1次, 每季度, 一年一次); a duration (开了两天) or 定期 is none.
-_FREQUENCY = Expected("频次", re.compile(
-    rf"每\s*(?:{_NUM})?\s*(?:年|个?月|季度?|周|星期|半年|届|学期)|{_NUM}\s*(?:年|个?月|季度|周|星期)\s*"
-    rf"(?:至少|一般|原则上|不少于)?\s*(?:召开|举行|开展|进行|组织|讲|上|开|报告)?\s*{_NUM}\s*次"))
+_PER = "年|个?月|季度?|周|星期|半年|学期"
+_TIMES = (rf"{_NUM}\s*(?:年|个?月|季度|周|星期)\s*"
+          rf"(?:至少|一般|原则上|不少于)?\s*(?:召开|举行|开展|进行|组织|讲|上|开|报告)?\s*{_NUM}\s*次")
+_FREQUENCY = Expected("频次", re.compile(rf"每\s*(?:{_NUM})?\s*(?:{_PER}|届)|{_TIMES}"))
+# Asked per year or month (一年开几次), a term of office (每届任期三年) is no answer.
+_TIMES_PER = Expected("频次", re.compile(rf"每\s*(?:{_NUM})?\s*(?:{_PER})|{_TIMES}"))
 _SHARE = Expected("比例", re.compile(rf"百分之{_NUM}|{_NUM}\s*[%％‰]|{_NUM}成|{_NUM}分之{_NUM}"))
 _MONEY = _expect("金额", "元|万元|亿元|块")
 _UNIT_TYPES: dict[str, Expected] = {
@@ -84,11 +87,13 @@ _UNIT_TYPES: dict[str, Expected] = {
 }
 _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
-_ASKS_SHARE = re.compile(r"百分之(?:几|多少)|多少\s*[%％]|(?:比例|比率|[^效]率)(?:是|为|有)?(?:多少|几)")
+_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例|比率|[^效]率)(?:是|为|有)?(?:多少|几|啥|多大)"
+                         r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
 _ASKS_MONEY = re.compile(r"多少(?:钱|会费|费用|工资|补贴|薪|税)|(?:费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
 _ASKS_DURATION = re.compile(r"多久|多长时间|多长期限|隔多长")
 _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几个月|几周|几天)[^，。？?、]{0,6}?一次"
-                             r"|(?:一年|每年|每个?月|一个月|每季度?|一季度|每周|一周|每半年|半年|每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")
+                             r"|(?:每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")
+_ASKS_TIMES_PER = re.compile(r"(?:一年|每年|每个?月|一个月|每季度?|一季度|每周|一周|每半年|半年)[^，。？?、]{0,6}?(?:几|多少)次")
 _ASKS_UNIT = re.compile(r"(?:几|多少)(?:个|名|位)?([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|什么日子")
@@ -111,7 +116,7 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
     ``words``, the question's segmentation, keeps a unit from being read inside a longer word:
     ``多少个人所得税`` asks for no number of people.
     """
-    for asks, expected in ((_ASKS_SHARE, _SHARE), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY),
+    for asks, expected in ((_ASKS_SHARE, _SHARE), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY), (_ASKS_TIMES_PER, _TIMES_PER),
                            (_ASKS_DURATION, _DURATION), (_ASKS_DATE, _DATE), (_ASKS_YEAR, _YEAR_ANSWER)):
         if m := asks.search(question):
             return replace(expected, asks=m.group(0))

@@ -10,6 +10,7 @@ from .grammar import ArticleRef, bracketed_titles, find_article_ref
 from .known_documents import KnownDocument, documents_named
 from .lexical import Tokenizer
 from .terms import TermMap
+from .titles import spoken_titles
 from .typos import TypoCorrector
 
 MAX_QUERY_CHARS = 500
@@ -17,6 +18,9 @@ MAX_QUERY_CHARS = 500
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
 # Full-width letters and digits (１２条, ＡＢ) are read as ASCII; Chinese punctuation stays as the user wrote it.
 _WIDE = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
+# What a question about a speech, an article or a leader's words says of itself (not of the rule it asks about).
+_SPEECH = re.compile(r"讲话|发言|致辞|党课|报告[里中]|工作报告|文章|报道|总书记|习近平|习书记|引用|名言|古话|诗句|"
+                     r"党史上的今天|说过|讲过|讲了|[怎咋]么说|提到|通知[里中]")
 
 
 def is_nonsense(text: str) -> bool:
@@ -24,6 +28,11 @@ def is_nonsense(text: str) -> bool:
     chars = re.sub(r"\s", "", text)
     content = len(_CONTENT.findall(chars))
     return content < 2 or len(chars) - content > content
+
+
+def asks_about_speech(text: str) -> bool:
+    """Return whether a question asks what a speech, an article or a leader said (讲话里怎么说, 总书记引用了哪句)."""
+    return bool(_SPEECH.search(text))
 
 
 @dataclass(frozen=True)
@@ -41,8 +50,10 @@ class Query:
     years: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
     titles: tuple[str, ...] = ()
+    spoken_titles: tuple[str, ...] = ()  # regulation-like names written without 《》
     known: tuple[KnownDocument, ...] = ()
     nonsense: bool = False
+    about_speech: bool = False
 
     @property
     def search_words(self) -> tuple[str, ...]:
@@ -77,5 +88,7 @@ class QueryParser:
             raw=raw, text=text, words=words, expansions=expansions, expansion_words=extra, corrections=corrections,
             expected=expected_answer(text, segments), article=find_article_ref(text),
             years=years_named(text), entities=tuple(self.tokenizer.entities(text)),
-            titles=tuple(bracketed_titles(text)), known=tuple(documents_named(text)), nonsense=is_nonsense(text),
+            titles=tuple(bracketed_titles(text)), spoken_titles=tuple(spoken_titles(text)),
+            known=tuple(documents_named(text)), nonsense=is_nonsense(text),
+            about_speech=asks_about_speech(text),
         )

@@ -24,6 +24,7 @@ from .editions import regulation_key
 from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .lexical import BM25Index, get_tokenizer
+from .off_topic import OffTopic, read_examples
 from .schema import Chunk, Hit
 from .sentence_index import SentenceIndex, model_tag
 from .sentences import split_sentences
@@ -33,6 +34,7 @@ Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
 RERANK_DEPTH = 20
+QUERY_VECTORS_KEPT = 64  # recent query vectors a searcher keeps: one question's search and the checks after it
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,7 @@ class Searcher:
         self._stamp: bytes | None = b"unread"  # no catalog has this stamp, not even a missing one (None)
         self._docs: dict[str, tuple[DocEntry, StoredDoc]] = {}
         self._reload = threading.Lock()
+        self._query_vectors: dict[str, np.ndarray] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -277,7 +280,7 @@ class Searcher:
         frequencies = passage_frequencies(tokens)
         in_regulations = passage_frequencies(t for c, t in zip(chunks.values(), tokens) if c.doc_type == "regulation")
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
-                                    self.tokenizer.segment)
+                                    self.tokenizer.segment, lambda w: w in frequencies)
         self.parser = QueryParser(self.tokenizer, self.terms, typos)
         # A knowledge base of one's own notes has no regulation: its own texts are then the domain the
         # answerability features measure against.
@@ -429,7 +432,8 @@ class Searcher:
         original = self.original if allowed is None else {
             r: o for r, o in self.original.items() if o in self.chunks and self.chunks[o].doc_id in allowed}
         kept = finish(ranked, cands.pinned, self.chunks, k, original)
-        dense_score, lexical_score = dict(cands.dense), dict(cands.lexical)
+        # A chunk found only through one of its sentences is as close to the question as that sentence.
+        dense_score, lexical_score = {**dict(cands.small), **dict(cands.dense)}, dict(cands.lexical)
         return [Hit(chunk=c, score=score, rank=i, dense=dense_score.get(c.chunk_id), lexical=lexical_score.get(c.chunk_id))
                 for i, (c, score) in enumerate(kept, 1)]
 
@@ -439,7 +443,7 @@ class Searcher:
 
         ``all_sentences`` scores every candidate's best sentence (for tuning), not just the fused head's.
         """
-        vector = self.kb.embedder.embed_queries([q.dense_text])[0] if mode in ("hybrid", "dense") else None
+        vector = self.query_vector(q) if mode in ("hybrid", "dense") else None
         dense = self._dense(vector, allowed) if vector is not None else []
         small = self.sentences.search(vector, CANDIDATES, allowed) if vector is not None and mode == "hybrid" else []
         lexical = self._lexical(q, allowed) if mode in ("hybrid", "lexical") else []
@@ -455,6 +459,22 @@ class Searcher:
             named=frozenset(c.chunk_id for c in chunks if c.doc_id in docs),
             sentence=self.sentence_coverage(q, ids) if all_sentences else None,
         )
+
+    def query_vector(self, q: Query) -> np.ndarray:
+        """Return the dense vector of ``q``, embedded once for search and for the checks after it."""
+        text = q.dense_text
+        vector = self._query_vectors.get(text)
+        if vector is None:
+            vector = self.kb.embedder.embed_queries([text])[0]
+            if len(self._query_vectors) >= QUERY_VECTORS_KEPT:
+                self._query_vectors.pop(next(iter(self._query_vectors)), None)
+            self._query_vectors[text] = vector
+        return vector
+
+    @functools.cached_property
+    def off_topic(self) -> OffTopic:
+        """Return the everyday questions the domain check compares a question with (embedded on first use)."""
+        return OffTopic.build(self.kb.embedder.embed_queries, read_examples())
 
     def regulations_named(self, query: str) -> list[str]:
         """Return the ids of the regulations whose title (or a short form of it) the query contains."""

@@ -23,15 +23,16 @@ def title_aliases(title: str) -> set[str]:
 def match_title(text: str, titles: dict[str, str]) -> list[str]:
     """Return ids from ``titles`` (id → title) whose names occur in ``text``, longest name first, then shortest title.
 
-    A title-like tail of ``text`` that is part of a title also names it, since people shorten titles
-    (``机关基层组织工作条例`` for 中国共产党党和国家机关基层组织工作条例).
+    A title-like tail of ``text``, or a name opening one of its clauses, that is part of a title also names it, since
+    people shorten titles (``机关基层组织工作条例`` for 中国共产党党和国家机关基层组织工作条例).
     """
     tail = _TITLE_TAIL.search(text)
+    names = ([tail.group(0)] if tail else []) + spoken_titles(text)
     found: list[tuple[int, str]] = []
     for doc_id, title in titles.items():
         best = max((len(a) for a in title_aliases(title) if a in text), default=0)
-        if not best and tail:
-            best = _shortened(tail.group(0), title)
+        if not best:
+            best = max((_shortened(name, title) for name in names), default=0)
         if best:
             found.append((best, doc_id))
     # A study note titled “…印发《条例》” contains the name as well as the regulation does: the shorter title wins.
@@ -39,6 +40,28 @@ def match_title(text: str, titles: dict[str, str]) -> list[str]:
 
 
 _TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{2,30}(条例|章程|细则|准则|规定|办法|规则|意见|决定)$")
+
+
+_SPOKEN = re.compile(r"(?:^|[，,。？?！!；;：:\s、\d]|按照|根据|依照|依据|那个|这个|有个)"
+                     r"([\u4e00-\u9fff]{2,20}?(?:条例|准则|细则|规定|办法|规则))")
+# A name holding a function word or a question word is a phrase about rules (有规定, 这个处分条例), not a title.
+_EDITION_WORDS = re.compile(r"^(?:年版|年|版)的?")  # what is left of 2013年版的 after the digits
+_NOT_A_NAME = re.compile(r"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|[有没无]$")
+
+
+def spoken_titles(text: str) -> list[str]:
+    """Return the regulation-like names ``text`` writes without 《》 (党内关怀帮扶办法规定……): a clause opening with
+    a name of a specific core and a kind (条例, 办法 …)."""
+    out = []
+    for m in _SPOKEN.finditer(text):
+        name = _LEAD_IN.sub("", _EDITION_WORDS.sub("", m.group(1)))
+        core = _core(name)
+        # 越南共产党规定的预备期: 规定 is the verb of a body, not the kind of a document.
+        verb = core is not None and core[1] == "规定" and (text[m.end():m.end() + 1] in ("的", "了", "要")
+                                                          or core[0].endswith(("党", "中央", "国家", "党委")))
+        if core and not verb and not _NOT_A_NAME.search(core[0]) and name not in out:
+            out.append(name)
+    return out
 
 
 _LEAD_IN = re.compile(r"^(请问|请|我想知道|我想了解|想问|问一下|查一下|关于|根据|按照|依照|依据|在)+")

@@ -26,23 +26,25 @@ class TypoCorrector:
     by_sound: Mapping[str, str]
     known: Callable[[str], bool]
     segment: Callable[[str], list[str]]
+    seen: Callable[[str], bool] = lambda word: True
+    """Whether the texts use a word: a dictionary word they never use (留党查看) may be a homophone of one they do."""
 
     @classmethod
     def build(cls, frequencies: Mapping[str, int], known: Callable[[str], bool],
-              segment: Callable[[str], list[str]]) -> TypoCorrector:
-        """Return a corrector over corpus words (word → passages using it); ``known`` says a span is a real word and
-        ``segment`` cuts text into words."""
+              segment: Callable[[str], list[str]], seen: Callable[[str], bool] = lambda word: True) -> TypoCorrector:
+        """Return a corrector over corpus words (word → passages using it); ``known`` says a span is a real word,
+        ``segment`` cuts text into words and ``seen`` says the texts use a word."""
         best: dict[str, tuple[int, str]] = {}
         for word, n in frequencies.items():
             if 2 <= len(word) <= 4 and n >= MIN_PASSAGES and _CJK_RUN.fullmatch(word):
                 key = _pinyin(word)
                 if n > best.get(key, (0, ""))[0]:
                     best[key] = (n, word)
-        return cls({k: w for k, (_, w) in best.items()}, known, segment)
+        return cls({k: w for k, (_, w) in best.items()}, known, segment, seen)
 
     def corrections(self, text: str) -> list[tuple[str, str]]:
         """Return (typo, word) pairs found in ``text``, longest spans first, none overlapping."""
-        found: list[tuple[str, str]] = []
+        found = self._homophone_words(text)
         for run in self._unknown_runs(text):
             taken = [False] * len(run)
             for size in (4, 3, 2):
@@ -54,6 +56,17 @@ class TypoCorrector:
                     if word and sum(a != b for a, b in zip(word, span)) == 1:
                         found.append((span, word))
                         taken[i:i + size] = [True] * size
+        return found
+
+    def _homophone_words(self, text: str) -> list[tuple[str, str]]:
+        """Return the three- and four-character dictionary words the texts never use that sound like a corpus word
+        one character away: 留党查看 for 留党察看. Shorter words are too often right (查看 is a word of its own)."""
+        found = []
+        for word in self.segment(text):
+            if 3 <= len(word) <= 4 and _CJK_RUN.fullmatch(word) and not self.seen(word):
+                match = self.by_sound.get(_pinyin(word))
+                if match and sum(a != b for a, b in zip(match, word)) == 1:
+                    found.append((word, match))
         return found
 
     def _unknown_runs(self, text: str) -> list[str]:

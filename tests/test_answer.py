@@ -70,6 +70,30 @@ def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, 
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("question", ["推荐几部好看的电视剧", "这个月房贷怎么还划算", "明天要不要带伞"])
+def test_everyday_questions_are_refused_as_off_topic(answerer, question):
+    # Their words (电视剧, 房贷, 明天) occur in the speeches; their nearest neighbours are everyday questions.
+    answer = answerer.ask(question)
+    assert answer.refused and "与党建和党内法规无关" in answer.reason, answer.answer
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("question, words", [("炒股被发现了会怎样", "买卖股票"),
+                                             ("在公共场合喝醉闹事 党员怎么处理", "公序良俗")])
+def test_everyday_wording_of_a_rule_is_answered(answerer, question, words):
+    answer = answerer.ask(question)
+    assert not answer.refused and words in answer.answer, answer.answer
+
+
+@pytest.mark.corpus
+def test_a_question_about_a_speech_is_answered_from_the_speech(answerer):
+    # No regulation is among the passages; for a question about what was said, none needs to be.
+    answer = answerer.ask("习近平引用周恩来的那句诗是什么")
+    assert not answer.refused, answer.answer
+    assert all(c.chunk.doc_type == "speech" for c in answer.citations)
+
+
+@pytest.mark.corpus
 @pytest.mark.parametrize("question, words", [
     ("发展对象名单要公示几天？", "五个工作日"),
     ("预备党员的预备期是多长时间？", "预备期为一年"),
@@ -251,6 +275,15 @@ def test_typo_and_colloquial_wording_reach_the_rule(searcher):
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("question, typo, word", [("留党查看期满了还没改好怎么办", "留党查看", "留党察看"),
+                                                  ("作文题目是什么", None, None), ("笔记本电脑能拿回家吗", None, None)])
+def test_a_dictionary_word_the_texts_never_use_is_read_as_its_homophone(searcher, question, typo, word):
+    """留党查看 is a word of the dictionary but not of the texts; 作文题目 and 笔记本 are right as written."""
+    q = searcher.parse(question)
+    assert q.corrections == (((typo, word),) if typo else ())
+
+
+@pytest.mark.corpus
 def test_a_reprint_is_cited_as_the_regulation(searcher):
     """A study note that republishes an article is shown as the regulation's own passage."""
     reprints = {cid for cid, original in searcher.original.items()}
@@ -260,3 +293,13 @@ def test_a_reprint_is_cited_as_the_regulation(searcher):
     hits = searcher.search(reprint.text[:120], k=10)
     assert all(h.chunk.chunk_id not in reprints for h in hits)
     assert any(h.chunk.chunk_id == searcher.original[cid] for h in hits)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("question, reason", [
+    ("党内关怀帮扶办法对困难党员补助多少", "知识库中没有《党内关怀帮扶办法》"),
+    ("2013年版的厉行节约反对浪费条例对公务用车怎么规定", "知识库中没有《党政机关厉行节约反对浪费条例》（2013年发布）"),
+])
+def test_a_document_or_edition_named_without_brackets_is_refused(answerer, question, reason):
+    answer = answerer.ask(question)
+    assert answer.refused and reason in answer.answer, answer.answer

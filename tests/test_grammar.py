@@ -92,3 +92,20 @@ def test_the_grep_finds_the_grammar_module_itself():
     pattern = re.compile(r"第(?:\\s\*)?[\[(].{0,80}?[\])][+*]?(?:\\s\*)?\)?(?:条|款|项|\[编章节|\[编章节条)")
     source = (ROOT / "kb" / "grammar.py").read_text(encoding="utf-8")
     assert pattern.search(source)
+
+
+@pytest.mark.parametrize("text, names", [
+    ("党内关怀帮扶办法对生活困难党员每年补助多少钱", ["党内关怀帮扶办法"]),
+    ("请问信访工作条例规定信访事项要在多少天内办结", ["信访工作条例"]),
+    ("2013年版的厉行节约反对浪费条例对公务用车怎么规定", ["厉行节约反对浪费条例"]),
+    ("年底突击花钱有规定管吗", []),
+    ("这个处分条例哪天开始施行的", []),
+    ("入党有什么规定", []),
+    ("越南共产党规定的预备期多长", []),
+    ("领导干部报告个人有关事项规定 要报哪些", ["领导干部报告个人有关事项规定"]),
+    ("按照党费收缴使用管理的那个规定", []),
+])
+def test_names_of_regulations_written_without_brackets(text, names):
+    from kb.titles import spoken_titles
+
+    assert spoken_titles(text) == names

@@ -132,3 +132,24 @@ def test_asked_quantity_and_named_regulation_lift_the_answering_article(searcher
 def test_sentence_rerank_prefers_the_sentence_that_holds_the_question(searcher):
     hits = searcher.search("党史学习教育工作的主要任务是什么？", k=3)  # 5th without the re-rank
     assert any("主要任务是" in h.chunk.text for h in hits), [h.chunk.text[:40] for h in hits]
+
+
+@pytest.mark.parametrize("question, about", [("讲家风问题时总书记引用了哪句古话", True), ("市直机关讲话里怎么说", True),
+                                             ("党史上的今天10月1日", True), ("预备期能延长吗", False),
+                                             ("受了处分还能提拔吗", False)])
+def test_a_question_about_a_speech_says_so(question, about):
+    from kb.query import asks_about_speech
+
+    assert asks_about_speech(question) is about
+
+
+def test_off_topic_similarity_is_the_nearest_example():
+    import numpy as np
+
+    from kb.off_topic import OffTopic, read_examples
+
+    check = OffTopic(np.eye(3, dtype=np.float32))
+    assert check.similarity(np.array([0.6, 0.8, 0.0])) == pytest.approx(0.8)
+    assert OffTopic(np.zeros((0, 0), dtype=np.float32)).similarity(np.ones(3)) == -1.0
+    examples = read_examples()
+    assert len(examples) >= 50 and not any(e.startswith("#") for e in examples)

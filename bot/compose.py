@@ -16,6 +16,10 @@ PASSAGES_CONSIDERED = 5
 KEEP_RATIO = 0.5
 PASSAGE_PRIOR = 0.5
 TYPED_BONUS = 0.2
+REGULATION_BONUS = 0.3
+"""For a sentence of a regulation (or of an article a note quotes), unless the question asks about a speech: the
+answer should open with the rule, not a retelling. Chosen on dev + cadre-dev + fresh-dev: the first citation holds
+the evidence in 0.768 of answers without it, 0.789 with it (0.786 at 0.2 and 0.5)."""
 MIN_SENTENCE_CHARS = 6
 MAX_QUOTE_CHARS = 400
 _LEAD_IN_ENDS = ("：", ":")
@@ -64,6 +68,8 @@ def candidates(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> list[Candid
             score = searcher.coverage(words, shown) + PASSAGE_PRIOR * hit.score / top
             if q.expected is not None and q.expected.found_in(shown):
                 score += TYPED_BONUS
+            if not q.about_speech and (hit.chunk.doc_type == "regulation" or hit.chunk.quotes):
+                score += REGULATION_BONUS
             out.append(Candidate(score, rank, s, shown))
     return sorted(out, key=lambda c: -c.score)
 

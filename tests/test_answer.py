@@ -303,3 +303,11 @@ def test_a_reprint_is_cited_as_the_regulation(searcher):
 def test_a_document_or_edition_named_without_brackets_is_refused(answerer, question, reason):
     answer = answerer.ask(question)
     assert answer.refused and reason in answer.answer, answer.answer
+
+
+@pytest.mark.corpus
+def test_an_answer_opens_with_the_rule_not_a_retelling(answerer):
+    # A study note lists 公款吃喝 word for word; the 纪律处分条例's articles on it are what the answer rests on.
+    answer = answerer.ask("用公款吃吃喝喝会给什么处分？")
+    assert not answer.refused and answer.citations[0].chunk.doc_type == "regulation", answer.answer
+    assert answer.answer.startswith(answer.citations[0].chunk.article or "")

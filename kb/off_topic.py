@@ -12,12 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DjkbError
+
 EXAMPLES_FILE = Path(__file__).parent / "data" / "off_topic.txt"
 
 
 def read_examples(path: Path = EXAMPLES_FILE) -> tuple[str, ...]:
-    """Return the example questions of a file: one per line, ``#`` comments and blank lines skipped."""
-    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    """Return the example questions of a file: one per line, ``#`` comments and blank lines skipped.
+
+    Raises DjkbError when the file cannot be read as UTF-8 text.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DjkbError(f"无法读取离题示例文件 {path}（DJKB_OFF_TOPIC）：{exc.__class__.__name__}") from exc
+    lines = (line.strip() for line in text.splitlines())
     return tuple(line for line in lines if line and not line.startswith("#"))
 
 

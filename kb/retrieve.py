@@ -474,7 +474,8 @@ class Searcher:
     @functools.cached_property
     def off_topic(self) -> OffTopic:
         """Return the everyday questions the domain check compares a question with (embedded on first use)."""
-        return OffTopic.build(self.kb.embedder.embed_queries, read_examples())
+        extra = self.kb.settings.off_topic_file
+        return OffTopic.build(self.kb.embedder.embed_queries, read_examples() + (read_examples(extra) if extra else ()))
 
     def regulations_named(self, query: str) -> list[str]:
         """Return the ids of the regulations whose title (or a short form of it) the query contains."""

@@ -153,3 +153,24 @@ def test_off_topic_similarity_is_the_nearest_example():
     assert OffTopic(np.zeros((0, 0), dtype=np.float32)).similarity(np.ones(3)) == -1.0
     examples = read_examples()
     assert len(examples) >= 50 and not any(e.startswith("#") for e in examples)
+
+
+def test_off_topic_examples_from_a_user_file(tmp_path):
+    from kb.errors import DjkbError
+    from kb.off_topic import read_examples
+
+    extra = tmp_path / "more.txt"
+    extra.write_text("# 注释\n\n钓鱼用什么饵\n", encoding="utf-8")
+    assert read_examples(extra) == ("钓鱼用什么饵",)
+    with pytest.raises(DjkbError, match="DJKB_OFF_TOPIC"):
+        read_examples(tmp_path / "missing.txt")
+
+
+def test_user_files_are_read_from_the_environment():
+    from pathlib import Path
+
+    from kb.config import load_settings
+
+    s = load_settings({"DJKB_OFF_TOPIC": "/srv/more.txt", "DJKB_TERMS": "/srv/terms.tsv"})
+    assert (s.off_topic_file, s.terms_file) == (Path("/srv/more.txt"), Path("/srv/terms.tsv"))
+    assert load_settings({}).off_topic_file is None

@@ -27,6 +27,7 @@ from .lexical import BM25Index, get_tokenizer
 from .off_topic import OffTopic, read_examples
 from .schema import Chunk, Hit
 from .sentence_index import SentenceIndex, model_tag
+from .vector_cache import RecentQueries
 from .sentences import split_sentences
 from .text import canonical
 
@@ -34,7 +35,6 @@ Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
 RERANK_DEPTH = 20
-QUERY_VECTORS_KEPT = 64  # recent query vectors a searcher keeps: one question's search and the checks after it
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ class Searcher:
         self._stamp: bytes | None = b"unread"  # no catalog has this stamp, not even a missing one (None)
         self._docs: dict[str, tuple[DocEntry, StoredDoc]] = {}
         self._reload = threading.Lock()
-        self._query_vectors: dict[str, np.ndarray] = {}
+        self._query_vectors = RecentQueries(lambda texts: self.kb.embedder.embed_queries(texts))
         self.refresh()
 
     def refresh(self) -> None:
@@ -462,14 +462,7 @@ class Searcher:
 
     def query_vector(self, q: Query) -> np.ndarray:
         """Return the dense vector of ``q``, embedded once for search and for the checks after it."""
-        text = q.dense_text
-        vector = self._query_vectors.get(text)
-        if vector is None:
-            vector = self.kb.embedder.embed_queries([text])[0]
-            if len(self._query_vectors) >= QUERY_VECTORS_KEPT:
-                self._query_vectors.pop(next(iter(self._query_vectors)), None)
-            self._query_vectors[text] = vector
-        return vector
+        return self._query_vectors(q.dense_text)
 
     @functools.cached_property
     def off_topic(self) -> OffTopic:

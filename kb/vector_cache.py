@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,3 +59,22 @@ class VectorCache:
             except sqlite3.Error:
                 pass  # a read-only or full disk costs only the reuse, never the ingest
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
+
+
+class RecentQueries:
+    """The vectors of the last few queries, so that search and the checks after it embed a question once."""
+
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], kept: int = 64):
+        self._embed, self._kept = embed, kept
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # the app answers from several threads
+
+    def __call__(self, text: str) -> np.ndarray:
+        vector = self._vectors.get(text)
+        if vector is None:
+            vector = self._embed([text])[0]
+            with self._lock:
+                while len(self._vectors) >= self._kept:
+                    self._vectors.pop(next(iter(self._vectors)))
+                self._vectors[text] = vector
+        return vector

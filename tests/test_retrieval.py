@@ -174,3 +174,15 @@ def test_user_files_are_read_from_the_environment():
     s = load_settings({"DJKB_OFF_TOPIC": "/srv/more.txt", "DJKB_TERMS": "/srv/terms.tsv"})
     assert (s.off_topic_file, s.terms_file) == (Path("/srv/more.txt"), Path("/srv/terms.tsv"))
     assert load_settings({}).off_topic_file is None
+
+
+def test_recent_queries_embed_each_text_once_and_forget_the_oldest():
+    import numpy as np
+
+    from kb.vector_cache import RecentQueries
+
+    calls = []
+    recent = RecentQueries(lambda texts: calls.append(texts[0]) or np.ones((1, 3)) * len(calls), kept=2)
+    assert recent("甲")[0] == 1 and recent("甲")[0] == 1 and calls == ["甲"]
+    recent("乙"), recent("丙")
+    assert recent("甲")[0] == 4 and calls == ["甲", "乙", "丙", "甲"]

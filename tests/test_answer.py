@@ -70,7 +70,7 @@ def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, 
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize("question", ["推荐几部好看的电视剧", "这个月房贷怎么还划算", "明天要不要带伞"])
+@pytest.mark.parametrize("question", ["推荐几部好看的电视剧", "这个月房贷怎么还划算", "明天要不要带伞", "钥匙放哪了"])
 def test_everyday_questions_are_refused_as_off_topic(answerer, question):
     # Their words (电视剧, 房贷, 明天) occur in the speeches; their nearest neighbours are everyday questions.
     answer = answerer.ask(question)

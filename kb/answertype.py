@@ -59,6 +59,7 @@ _FREQUENCY = Expected("频次", re.compile(rf"每\s*(?:{_NUM})?\s*(?:{_PER}|届)
 _TIMES_PER = Expected("频次", re.compile(rf"每\s*(?:{_NUM})?\s*(?:{_PER})|{_TIMES}"))
 _SHARE = Expected("比例", re.compile(rf"百分之{_NUM}|{_NUM}\s*[%％‰]|{_NUM}成|{_NUM}分之{_NUM}"))
 _MONEY = _expect("金额", "元|万元|亿元|块")
+_DUES = Expected("金额或比例", re.compile(f"{_MONEY.pattern.pattern}|{_SHARE.pattern.pattern}"))
 _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("年", _expect("年数", "年|周年")),
     **dict.fromkeys("月", _expect("月数", "个?月")),
@@ -89,8 +90,10 @@ _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*�
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
 _ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例|比率|[^效]率)(?:是|为|有)?(?:多少|几|啥|多大)"
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
-_ASKS_MONEY = re.compile(r"多少(?:钱|会费|党费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
+_ASKS_MONEY = re.compile(r"多少(?:钱|会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
                          r"|(?:费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
+# 交多少党费 is answered by an amount or by a share of the salary.
+_ASKS_DUES = re.compile(r"多少(?:党费|团费)|(?:党费|团费)(?:是|为|要|交|缴)?多少")
 _ASKS_DURATION = re.compile(r"多久|多长时间|多长期限|隔多长")
 _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几个月|几周|几天)[^，。？?、]{0,6}?一次"
                              r"|(?:每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")
@@ -117,7 +120,7 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
     ``words``, the question's segmentation, keeps a unit from being read inside a longer word:
     ``多少个人所得税`` asks for no number of people.
     """
-    for asks, expected in ((_ASKS_SHARE, _SHARE), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY), (_ASKS_TIMES_PER, _TIMES_PER),
+    for asks, expected in ((_ASKS_SHARE, _SHARE), (_ASKS_DUES, _DUES), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY), (_ASKS_TIMES_PER, _TIMES_PER),
                            (_ASKS_DURATION, _DURATION), (_ASKS_DATE, _DATE), (_ASKS_YEAR, _YEAR_ANSWER)):
         if m := asks.search(question):
             return replace(expected, asks=m.group(0))

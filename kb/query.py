@@ -19,7 +19,7 @@ _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
 # Full-width letters and digits (１２条, ＡＢ) are read as ASCII; Chinese punctuation stays as the user wrote it.
 _WIDE = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
 # What a question about a speech, an article or a leader's words says of itself (not of the rule it asks about).
-_SPEECH = re.compile(r"讲话|发言|致辞|报告[里中]|工作报告|文章|报道|总书记|习近平|习书记|引用|名言|古话|诗句|"
+_SPEECH = re.compile(r"讲话|发言|致辞|党课[上里中]|报告[里中]|工作报告|文章|报道|总书记|习近平|习书记|引用|名言|古话|诗句|"
                      r"党史上的今天|说过|讲过|讲了|[怎咋]么说|提到|通知[里中]")
 
 

@@ -227,9 +227,8 @@ def _with_siblings(searcher: Searcher, ranked: list[tuple[Chunk, float]],
     """Return ``ranked`` with the unranked articles of the chapters its best articles stand in, at SIBLING of their
     score: the topic's rule opens a chapter whose next articles carry it on (三会一课 → 组织生活会, 民主评议)."""
     added = {}
-    for chunk, score in ranked[:SIBLING_SOURCES]:
-        if chunk.article is None or len(chunk.heading_path) < 2:
-            continue
+    sources = [(c, score) for c, score in ranked if c.article is not None and len(c.heading_path) >= 2]
+    for chunk, score in sources[:SIBLING_SOURCES]:
         chapter = chunk.heading_path[:-1]
         for other in searcher.chunks.values():
             where = (other.doc_id, other.article or other.chunk_id)

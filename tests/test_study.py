@@ -159,3 +159,19 @@ def test_export_of_empty_materials(tmp_path):
     assert "没有找到" in to_markdown(empty, [])
     path = to_docx(empty, [], tmp_path / "x.docx")
     assert any("没有找到" in p.text for p in Document(str(path)).paragraphs)
+
+
+@pytest.mark.corpus
+def test_a_chapter_carries_its_topic_to_its_other_articles(searcher):
+    # 纪律处分条例 第十一条 and 第十二条 (撤销党内职务, 留党察看) never say 种类; their chapter's first rule does.
+    points = outline(searcher, "纪律处分的种类").points
+    articles = {(p.source.doc_title, p.source.article) for p in points}
+    assert {("中国共产党纪律处分条例", "第十一条"), ("中国共产党纪律处分条例", "第十二条")} <= articles
+    assert all(p.source.doc_type != "speech" for p in points)
+
+
+@pytest.mark.corpus
+def test_an_official_document_without_articles_named_for_the_topic_gives_its_sections(searcher):
+    points = outline(searcher, "党的政治建设").points
+    sections = [p for p in points if p.source.doc_title.startswith("中共中央关于加强党的政治建设的意见")]
+    assert len(sections) >= 10

@@ -218,8 +218,8 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
 
     typed: the best sentence's coverage of the question; when the question asks for a quantity, only of sentences
     that state one, reduced when they miss the question's focus words; domain: how much of the question the regulations'
-    vocabulary covers; regulation: whether a regulation (or a quoted article of one) is among the passages judged, or the question
-    asks about a speech.
+    vocabulary covers; regulation: whether a regulation (or a quoted article of one) is among the passages judged, or
+    the question asks about a speech.
     """
     words = q.search_words
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)

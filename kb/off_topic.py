@@ -6,7 +6,7 @@ words with the texts, so word coverage cannot tell them apart; their nearest nei
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ class OffTopic:
     vectors: np.ndarray
 
     @classmethod
-    def build(cls, embed_queries, examples: Sequence[str]) -> OffTopic:
+    def build(cls, embed_queries: Callable[[list[str]], np.ndarray], examples: Sequence[str]) -> OffTopic:
         """Return the check for ``examples``, embedded as queries with ``embed_queries``."""
         if not examples:
             return cls(np.zeros((0, 0), dtype=np.float32))

@@ -44,8 +44,8 @@ _TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{2,30}(条例|章程|细则|准则|规
 
 _SPOKEN = re.compile(r"(?:^|[，,。？?！!；;：:\s、\d]|按照|根据|依照|依据|那个|这个|有个)"
                      r"([\u4e00-\u9fff]{2,20}?(?:条例|准则|细则|规定|办法|规则))")
-# A name holding a function word or a question word is a phrase about rules (有规定, 这个处分条例), not a title.
 _EDITION_WORDS = re.compile(r"^(?:年版|年|版)的?")  # what is left of 2013年版的 after the digits
+# A name holding a function word or a question word is a phrase about rules (有规定, 这个处分条例), not a title.
 _NOT_A_NAME = re.compile(r"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|[有没无]$")
 
 

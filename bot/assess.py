@@ -10,6 +10,7 @@ from kb.answertype import Expected, states_year
 from kb.query import Query
 from kb.retrieve import ArticleLookup, Searcher
 from kb.schema import Chunk, Hit
+from kb.sentence_index import holds_rules
 from kb.sentences import split_sentences
 from kb.titles import looks_like_title, match_title
 
@@ -233,7 +234,7 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
     # An article quoted under 【条文】 is regulation text, though a study note holds it; a question about a speech is
     # answered by the speech.
     regulation = float(not searcher.has_regulations or q.about_speech
-                       or any(h.chunk.doc_type == "regulation" or h.chunk.quotes for h in hits[:PASSAGES_JUDGED]))
+                       or any(holds_rules(h.chunk) for h in hits[:PASSAGES_JUDGED]))
     return dense, coverage, typed, searcher.regulation_share(words), regulation
 
 

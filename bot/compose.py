@@ -8,6 +8,7 @@ from kb.grammar import DIVISION_HEAD, int_to_cn, item_number, section_line
 from kb.query import Query
 from kb.retrieve import Searcher
 from kb.schema import Chunk, Hit
+from kb.sentence_index import holds_rules
 from kb.sentences import split_sentences
 
 # Chosen on evals/datasets/dev.jsonl + cadre-dev.jsonl (citations holding the gold evidence, articles cited correctly).
@@ -68,7 +69,7 @@ def candidates(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> list[Candid
             score = searcher.coverage(words, shown) + PASSAGE_PRIOR * hit.score / top
             if q.expected is not None and q.expected.found_in(shown):
                 score += TYPED_BONUS
-            if not q.about_speech and (hit.chunk.doc_type == "regulation" or hit.chunk.quotes):
+            if not q.about_speech and holds_rules(hit.chunk):
                 score += REGULATION_BONUS
             out.append(Candidate(score, rank, s, shown))
     return sorted(out, key=lambda c: -c.score)

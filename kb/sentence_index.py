@@ -16,7 +16,8 @@ MIN_SENTENCE_CHARS = 6
 
 
 def holds_rules(chunk: Chunk) -> bool:
-    """Return whether a chunk gets sentence vectors: a regulation's, or an article a study note quotes."""
+    """Return whether a chunk is regulation text: a regulation's, or an article a study note quotes (so it gets
+    sentence vectors, counts as a regulation for answerability and leads an answer)."""
     return chunk.doc_type == "regulation" or bool(chunk.quotes)
 
 

@@ -109,7 +109,8 @@ def mentions_loosely(word: str, sentence: str) -> bool:
 
 def missing_document(searcher: Searcher, q: Query) -> str | None:
     """Return why a question about a document the knowledge base lacks cannot be answered, or None."""
-    titles = [e.title for e in searcher.manifest.documents.values()]
+    stored = {doc_id: e.title for doc_id, e in searcher.manifest.documents.items()}
+    titles = stored.values()
     missing: list[str] = []
     for doc in q.known:
         if not any(name in title for name in doc.names for title in titles):
@@ -119,7 +120,6 @@ def missing_document(searcher: Searcher, q: Query) -> str | None:
                 and not any(name in doc.names for doc in q.known):
             missing.append(name)
     # A name without 《》 counts when no stored title matches it, even shortened, and no known document explains it.
-    stored = {doc_id: e.title for doc_id, e in searcher.manifest.documents.items()}
     for name in q.spoken_titles:
         if name not in missing and not match_title(name, stored) \
                 and not any(n in name or name in n for doc in q.known for n in doc.names):

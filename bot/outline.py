@@ -232,8 +232,8 @@ def _with_siblings(searcher: Searcher, ranked: list[tuple[Chunk, float]],
     lifted = dict(scored)
     sources = [(c, score) for c, score in ranked if c.article is not None and len(c.heading_path) >= 2]
     for chunk, score in sources[:SIBLING_SOURCES]:
-        siblings = [c for c in searcher.chunks.values() if c.doc_id == chunk.doc_id and c.article
-                    and c.heading_path[:-1] == chunk.heading_path[:-1]]
+        siblings = [c for c in map(searcher.chunk, searcher.manifest.documents[chunk.doc_id].chunk_ids)
+                    if c.article and c.heading_path[:-1] == chunk.heading_path[:-1]]
         if len(siblings) > SIBLING_CHAPTER:
             continue  # a long chapter (对违反组织纪律行为的处分) is a list of cases, not one topic carried on
         for other in siblings:

@@ -44,8 +44,9 @@ class TypoCorrector:
 
     def corrections(self, text: str) -> list[tuple[str, str]]:
         """Return (typo, word) pairs found in ``text``, longest spans first, none overlapping."""
-        found = self._homophone_words(text)
-        for run in self._unknown_runs(text):
+        words = self.segment(text)
+        found = self._homophone_words(words)
+        for run in self._unknown_runs(words):
             taken = [False] * len(run)
             for size in (4, 3, 2):
                 for i in range(len(run) - size + 1):
@@ -58,21 +59,22 @@ class TypoCorrector:
                         taken[i:i + size] = [True] * size
         return found
 
-    def _homophone_words(self, text: str) -> list[tuple[str, str]]:
+    def _homophone_words(self, words: list[str]) -> list[tuple[str, str]]:
         """Return the three- and four-character dictionary words the texts never use that sound like a corpus word
         one character away: 留党查看 for 留党察看. Shorter words are too often right (查看 is a word of its own)."""
         found = []
-        for word in self.segment(text):
+        for word in words:
             if 3 <= len(word) <= 4 and _CJK_RUN.fullmatch(word) and not self.seen(word):
                 match = self.by_sound.get(_pinyin(word))
                 if match and sum(a != b for a, b in zip(match, word)) == 1:
                     found.append((word, match))
         return found
 
-    def _unknown_runs(self, text: str) -> list[str]:
-        """Return the runs of CJK text that no known word of two or more characters covers: where typos hide."""
+    def _unknown_runs(self, words: list[str]) -> list[str]:
+        """Return the runs of CJK text (in its ``words``) that no known word of two or more characters covers: where
+        typos hide."""
         runs, current = [], ""
-        for word in self.segment(text):
+        for word in words:
             if _CJK_RUN.fullmatch(word) and len(word) >= 2 and self.known(word):
                 runs.append(current)
                 current = ""

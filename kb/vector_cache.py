@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def _key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=20).digest()
 

@@ -63,7 +63,6 @@ class Evidence:
     features: tuple[float, ...] = (0.0,) * len(FEATURES)
     pinned: bool = False
     unmet: str | None = None
-    partial: bool = False
 
     @property
     def dense(self) -> float:

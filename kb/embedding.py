@@ -296,9 +296,10 @@ class HashEmbedder:
 
 
 def vector_family(fingerprint: dict) -> str:
-    """Return the family of a recorded fingerprint's vectors; records older than backends were torch on the CPU."""
+    """Return the family of a recorded fingerprint's vectors: as recorded (an int8 KB may hold an older recipe), else
+    from its backend; records older than backends were torch on the CPU."""
     backend = fingerprint.get("backend", "torch-cpu")
-    return VECTOR_FAMILY.get(backend, backend)
+    return fingerprint.get("vectors") or VECTOR_FAMILY.get(backend, backend)
 
 
 def model_fingerprint(embedder: Embedder) -> dict:

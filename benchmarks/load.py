@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import percentiles
+from .common import gradio_call, percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("dev.jsonl", "cadre-dev.jsonl", "quiz.jsonl")
@@ -95,18 +95,10 @@ def start_server(kb: Path, port: int, tree: Path = ROOT) -> subprocess.Popen:
 
 def ask(http, base: str, question: str) -> str | None:
     """Ask through Gradio's two-step HTTP API; return None on success, else the error."""
-    r = http.post(f"{base}gradio_api/call/ask", json={"data": [question, "", ""]})
-    if r.status_code != 200:
-        return f"HTTP {r.status_code}"
-    event = r.json()["event_id"]
-    with http.stream("GET", f"{base}gradio_api/call/ask/{event}") as s:
-        kind = None
-        for line in s.iter_lines():
-            if line.startswith("event:"):
-                kind = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and kind in ("complete", "error"):
-                return None if kind == "complete" else f"error {line[5:80].strip()}"
-    return "no result"
+    kind, payload = gradio_call(http, base, "ask", [question, "", ""])
+    if kind == "complete":
+        return None
+    return f"error {str(payload)[:75]}" if kind == "error" else kind
 
 
 def timed(http, base: str, question: str, tally: Tally, since: float | None = None) -> float:

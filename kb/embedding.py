@@ -258,9 +258,7 @@ def load_embedder(name: str, cache_dir: str, backend: str | None = None, device:
     dim = int(json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     prompts = prompts_for("e5")
     tag = ("torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu") if backend == "torch" else backend
-    # The cache folder of int8 vectors is named for its recipe, so vectors of an older recipe are never reused.
-    cache_tag = f"onnx-{VECTOR_FAMILY[backend]}" if backend == "onnx-int8" else tag
-    cache = VectorCache.for_model(Path(vectors), name, cache_tag, dim) if vectors else None
+    cache = VectorCache.for_model(Path(vectors), name, VECTOR_FAMILY[tag], dim) if vectors else None
     if backend == "torch":
         return LazyEmbedder(name, dim, tag, lambda: _load_torch(name, path, device), cache)
 

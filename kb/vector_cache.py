@@ -19,15 +19,15 @@ def _key(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class VectorCache:
-    """Vectors of one model and backend, keyed by a hash of the passage text; a broken cache is only a miss."""
+    """Vectors of one model and vector family, keyed by a hash of the passage text; a broken cache is only a miss."""
 
     path: Path
     dim: int
 
     @classmethod
-    def for_model(cls, folder: Path, name: str, backend: str, dim: int) -> VectorCache:
-        """Return the cache in ``folder`` of ``name`` embedded by ``backend`` (other backends' vectors never mix in)."""
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{backend}")
+    def for_model(cls, folder: Path, name: str, family: str, dim: int) -> VectorCache:
+        """Return the cache in ``folder`` of ``name``'s vectors of ``family`` (other families' vectors never mix in)."""
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{name}-{family}")
         return cls(Path(folder) / f"{slug}.sqlite", dim)
 
     def _connect(self) -> sqlite3.Connection:

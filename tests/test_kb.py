@@ -168,12 +168,12 @@ def test_vector_cache_reuses_what_it_stored_and_survives_a_broken_file(tmp_path)
         calls.append(list(texts))
         return HashEmbedder().embed_passages(texts)
 
-    cache = VectorCache.for_model(tmp_path, "m/odel", "onnx", 64)
+    cache = VectorCache.for_model(tmp_path, "m/odel", "fp32", 64)
     first = cache.embed(["甲", "乙"], compute)
     again = cache.embed(["乙", "丙", "甲"], compute)
     assert calls == [["甲", "乙"], ["丙"]], "only the new text is embedded"
     assert np.array_equal(again[0], first[1]) and np.array_equal(again[2], first[0])
-    assert VectorCache.for_model(tmp_path, "m/odel", "onnx-int8", 64).path != cache.path, "backends never mix"
+    assert VectorCache.for_model(tmp_path, "m/odel", "int8-mixed", 64).path != cache.path, "families never mix"
     for side in cache.path.parent.glob(cache.path.name + "-*"):
         side.unlink()
     cache.path.write_bytes(b"not a database" * 100)

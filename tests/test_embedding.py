@@ -15,7 +15,7 @@ from ingest.pipeline import _read, ingest, source_key
 from kb.base import KnowledgeBase
 from kb.catalog import Catalog
 from kb.config import load_settings
-from kb.embedding import E5_ALIAS, load_embedder, model_fingerprint, resolve_backend
+from kb.embedding import E5_ALIAS, load_embedder, model_fingerprint, resolve_backend, resolve_model_path
 from kb.errors import ModelMismatch, ModelUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +86,22 @@ def test_backend_is_recorded_and_another_family_needs_reindex(int8_kb):
         with pytest.raises(ModelMismatch, match="djkb reindex") as err:
             KnowledgeBase.open(load_settings(env={}, kb_dir=int8_kb, embed_backend=other, device="cpu"))
         assert "onnx-int8" in str(err.value)
+
+
+def test_int8_model_keeps_the_named_projections_fp32(int8_kb):
+    import onnx
+
+    from kb.onnx_embed import INT8_FP32_LAYERS, onnx_file
+
+    settings = load_settings(env={}, kb_dir=int8_kb)
+    model = onnx.load(str(onnx_file(resolve_model_path(E5_ALIAS, settings.model_cache), True)), load_external_data=False)
+    def ops(layer: int) -> set[str]:
+        prefix = f"/inner/encoder/layer.{layer}/output/dense/MatMul"
+        return {n.op_type for n in model.graph.node if n.name.startswith(prefix)}
+
+    layers = {i: ops(i) for i in range(12)}
+    assert {i for i, kinds in layers.items() if kinds == {"MatMul"}} == set(INT8_FP32_LAYERS)
+    assert all("MatMulInteger" in kinds for i, kinds in layers.items() if i not in INT8_FP32_LAYERS)
 
 
 def test_records_before_backends_read_as_torch_fp32(hash_kb, tmp_path):

@@ -79,14 +79,23 @@ class Evidence:
 
 
 def focus_words(searcher: Searcher, q: Query, n: int = 2) -> list[str]:
-    """Return the question's ``n`` rarest words that the texts use: what an answer sentence must be about."""
+    """Return the question's ``n`` rarest words that the texts use: what an answer sentence must be about.
+
+    A rare word that is neither a noun nor in the regulations' vocabulary (上班, 搞完) comes last: it is the
+    asker's, not the topic; an absent noun (科级) stays, as a condition no passage may state.
+    """
     asks = q.expected.asks if q.expected is not None else ""
     words = list(dict.fromkeys(q.words))
     # Search segmentation also yields pieces of a word (活会 of 民主生活会); a piece is no topic of its own.
     known = [w for w in words if len(w) >= 2 and w in searcher.idf and w not in asks
              and not any(w != other and w in other for other in words)
              and not searcher.tokenizer.asks_or_qualifies(w)]
-    return sorted(known, key=lambda w: -searcher.token_weight(w))[:n]
+    rules = searcher.has_regulations and not q.about_speech
+
+    def chatter(w: str) -> bool:
+        return rules and w not in searcher.in_regulations and not searcher.tokenizer.is_noun(w)
+
+    return sorted(known, key=lambda w: (chatter(w), -searcher.token_weight(w)))[:n]
 
 
 def mentions_loosely(word: str, sentence: str) -> bool:
@@ -174,7 +183,7 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     top = [h.chunk for h in hits[:PASSAGES_JUDGED]]
     if q.years and not any(all(states_year(f"{c.embedding_text()} {c.date or ''}", y) for y in q.years) for c in top):
         return f"知识库中没有{'、'.join(q.years)}年的相关内容。"
-    if q.expected is not None:
+    if q.expected is not None and q.expected.required:
         focus = focus_words(searcher, q)
         near = [*focus, *q.expansions] if focus else []  # an official term the question implies stands in
         if not any(states_near(q.expected, near, s) for _, s in _sentences(hits)):
@@ -226,9 +235,10 @@ def features(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> tuple[float, 
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
     coverage = max((searcher.coverage(words, h.chunk.embedding_text()) for h in hits[:PASSAGES_JUDGED]), default=0.0)
     sentences = [(f"{c.heading} {s}", s) for c, s in _sentences(hits)]
-    if q.expected is not None:
+    required = q.expected is not None and q.expected.required
+    if required:
         sentences = [(text, s) for text, s in sentences if q.expected.found_in(s)]
-    focus = focus_words(searcher, q) if q.expected is not None else []
+    focus = focus_words(searcher, q) if required else []
     typed = max((searcher.coverage(words, text) * (1.0 if not focus or any(mentions_loosely(w, s.lower()) for w in focus)
                                                    else OFF_FOCUS) for text, s in sentences), default=0.0)
     # An article quoted under 【条文】 is regulation text, though a study note holds it; a question about a speech is

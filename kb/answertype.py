@@ -31,6 +31,8 @@ class Expected:
     dates_count: bool = False
     asks: str = ""
     """The words of the question that ask for this type (``百分之几``, ``多久开一次``): no topic of the question."""
+    required: bool = True
+    """Whether only a passage stating the quantity answers: 哪几种 asks which kinds, so a list answers it too."""
 
     def found_in(self, text: str) -> bool:
         """Return whether ``text`` states an answer of this type."""
@@ -98,7 +100,9 @@ _ASKS_DURATION = re.compile(r"多久|多长时间|多长期限|隔多长")
 _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几个月|几周|几天)[^，。？?、]{0,6}?一次"
                              r"|(?:每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")
 _ASKS_TIMES_PER = re.compile(r"(?:一年|每年|每个?月|一个月|每季度?|一季度|每周|一周|每半年|半年)[^，。？?、]{0,6}?(?:几|多少)次")
-_ASKS_UNIT = re.compile(r"(?:几|多少)(?:个|名|位)?([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
+# 好几个月, 十几年, 这几天 and 几十年 say "several" (前几天 may be 提前几天).
+_ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多少)(?:个|名|位)?"
+                        r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|什么日子")
 _ASKS_YEAR = re.compile(r"哪一?年(?!级)")
@@ -132,7 +136,8 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
         unit = m.start(1)
         start = _token_start(words, unit) if words else unit
         if start == unit or start <= m.start():
-            return replace(_UNIT_TYPES[m.group(1)], asks=m.group(0))
+            which = question[m.start() - 1:m.start()] == "哪"
+            return replace(_UNIT_TYPES[m.group(1)], asks=("哪" if which else "") + m.group(0), required=not which)
     m = _ASKS_LATIN_UNIT.search(question)
     return Expected(m.group(1), re.compile(rf"{_NUM}\s*{re.escape(m.group(1))}", re.I)) if m else None
 

@@ -25,19 +25,27 @@ def _expected(question):
     ("党费按工资的百分之几交纳？", "比例"),
     ("退休了党费按啥比例交", "比例"),
     ("党员每个月工资要交多少党费", "金额或比例"),
-    ("对党员的纪律处分有哪几种？", "种类数"),
+    ("对党员的纪律处分有几种？", "种类数"),
     ("办公用房面积标准是多少平方米？", "面积"),
     ("借出后要在多少个工作日内归还？", "工作日数"),
     ("扫描分辨率不低于多少dpi？", "dpi"),
     ("第二十一次党代会哪一天开幕？", "日期"),
 ])
 def test_questions_asking_for_a_quantity(question, label):
-    assert _expected(question).label == label
+    assert _expected(question).label == label and _expected(question).required
+
+
+def test_which_kinds_prefers_a_count_but_a_list_answers_it():
+    expected = _expected("对党员的纪律处分有哪几种？")
+    assert expected.label == "种类数" and not expected.required and expected.asks == "哪几种"
 
 
 @pytest.mark.parametrize("question", [
     "月薪两万元每个月要交多少个人所得税？",  # 个人 belongs to 个人所得税: no number of people is asked
     "党员有哪些权利？",
+    "支部大会都通过好几个月了，审批有没有时限",  # 好几, 十几, 这几 and 几十 say "several"
+    "入党十几年了，党龄怎么算",
+    "这几天发展对象要谈话吗",
     "党的最高领导机关是什么？",
     "",
 ])

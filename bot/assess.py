@@ -50,10 +50,12 @@ class Answerability:
         return 1.0 / (1.0 + math.exp(-z))
 
 
-# Weights fitted on evals/datasets/dev.jsonl + cadre-dev.jsonl (`djkb eval calibrate`). The threshold, 0.76 then,
-# was lowered to 0.72 on dev + cadre-dev + fresh-dev: the same refusal recall (0.933), false refusals 0.027 → 0.023.
-# Refits that add fresh-dev, or a feature for the agreement of the rankings, did worse on the set left out.
-DEFAULT_ANSWERABILITY = Answerability(weights=(0.726, 1.138, 3.418, 3.276, 1.911), bias=-3.583, threshold=0.72)
+# Weights fitted on evals/datasets/dev.jsonl + cadre-dev.jsonl (`djkb eval calibrate`); refits that add fresh-dev,
+# or a feature for the agreement of the rankings, did worse on the set left out. The threshold is the highest that
+# keeps false refusals ≤ 0.05 on every dev split (dev, cadre-dev, fresh-dev, blind3-dev): 0.58, where blind3-dev
+# measured 0.050 (0.151 at the earlier 0.72); pooled over the four, refusal recall 0.936 → 0.913, false refusals
+# 0.044 → 0.019.
+DEFAULT_ANSWERABILITY = Answerability(weights=(0.726, 1.138, 3.418, 3.276, 1.911), bias=-3.583, threshold=0.58)
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,8 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     """Return a reason no passage can answer ``q`` whatever the scores, or None."""
     if q.nonsense:
         return "无法识别这个问题，请用文字描述要查询的内容。"
+    if q.instruction:
+        return "这是给系统本身的指令，不是关于党建和党内法规的问题；本系统只依据知识库中的文本作答。"
     if lookup.unmet:
         return lookup.unmet
     scope = searcher.edition_scope(q)

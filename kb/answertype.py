@@ -90,7 +90,7 @@ _UNIT_TYPES: dict[str, Expected] = {
 }
 _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
-_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例|比率|[^效]率)(?:是|为|有)?(?:多少|几|啥|多大)"
+_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
 _ASKS_MONEY = re.compile(r"多少(?:钱|会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
                          r"|(?:费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")

@@ -147,7 +147,8 @@ class EditionAsk:
         return f"{self.year}年版" if self.year else "最新版本"
 
 
-_ASK_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改|部分修改|印发|发布)(?:版|后)?(?:本)?的?")
+_ASK_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改|部分修改|印发|发布)(?:版|后)?(?:本)?的?"
+                       r"|((?:19|20)\d{2})\s*年[^年，,。？?！!]{0,8}?(?:那一?|老|旧)版(?:本)?的?")
 # 1982年宪法, 1997年的纪律处分条例: a year right before a title names the edition of that year.
 _ASK_YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年(?:的|版的?)?(?=[^\d月日，。？?！!]{0,8}?(?:宪法|党章|条例|细则|准则))")
 # 十九大党章: the charter as a national congress amended it.
@@ -168,7 +169,7 @@ def edition_asked(text: str) -> EditionAsk | None:
     for pattern, strict in ((_ASK_YEAR, True), (_ASK_YEAR_TITLE, False)):
         for m in pattern.finditer(text):
             if not text[max(0, m.start() - 2):m.start()].endswith(_COMPARED):
-                return EditionAsk(int(m.group(1)), False, m.span(), strict)
+                return EditionAsk(int(m.group(1) or m.group(2)), False, m.span(), strict)
     m = _ASK_CONGRESS.search(text)
     if m:
         return EditionAsk(_CONGRESS_YEARS[m.group(1)], False, m.span(), strict=False)

@@ -23,6 +23,21 @@ _SPEECH = re.compile(r"讲话|发言|致辞|党课[上里中]|报告[里中]|工
                      r"党史上的今天|说过|讲过|讲了|[怎咋]么说|提到|通知[里中]")
 
 
+# Instructions to the assistant itself (prompt injection): a request to drop its rules or reveal its set-up.
+_INSTRUCTION = re.compile(
+    r"(?:忽略|无视|忘记|忘掉|不要管|抛开)(?:你|掉)?(?:之前|以上|上面|前面|上述|所有|全部|原来|原有)的?(?:所有|全部)?的?"
+    r"(?:指令|指示|规则|设定|提示|要求|限制|约束)"
+    r"|开发者模式|越狱模式|DAN模式|jailbreak"
+    r"|(?:系统|后台|初始|隐藏|原始|内部)的?(?:提示词|提示语|指令|设定|prompt)"
+    r"|提示词|system\s*prompt|ignore\s+(?:all\s+|any\s+)?(?:previous|prior|above|the\s+above)\s+instructions"
+    r"|假装你是|你现在是(?:一个)?(?:不受|没有)", re.I)
+
+
+def is_instruction(text: str) -> bool:
+    """Return whether a text instructs the assistant itself (ignore your rules, print your prompt) instead of asking."""
+    return bool(_INSTRUCTION.search(text))
+
+
 def is_nonsense(text: str) -> bool:
     """Return whether a text is mostly symbols: fewer than two letters, digits or characters, or more symbols."""
     chars = re.sub(r"\s", "", text)
@@ -53,6 +68,7 @@ class Query:
     spoken_titles: tuple[str, ...] = ()  # regulation-like names written without 《》
     known: tuple[KnownDocument, ...] = ()
     nonsense: bool = False
+    instruction: bool = False
     about_speech: bool = False
 
     @property
@@ -90,5 +106,6 @@ class QueryParser:
             years=years_named(text), entities=tuple(self.tokenizer.entities(text)),
             titles=tuple(bracketed_titles(text)), spoken_titles=tuple(spoken_titles(text)),
             known=tuple(documents_named(text)), nonsense=is_nonsense(text),
+            instruction=is_instruction(text),
             about_speech=asks_about_speech(text),
         )

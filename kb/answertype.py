@@ -16,7 +16,8 @@ _CALENDAR = re.compile(r"(?:(?:19|20)\d\d|[一二][〇零○一二三四五六�
                        r"|\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*[至到—－-]\s*(?:\d{1,2}\s*月\s*)?\d{1,2}\s*日)?"
                        r"|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日")
 _NUM = rf"(?:[0-9０-９]+(?:[.．][0-9０-９]+)?|[{CN_NUMERAL_CHARS}两半]+)"
-_TIME_UNITS = "年|个?月|季度|周|星期|天|日|工作日|小时|学时|分钟|次|回"
+# 个月, not 月: 12月主题党日 names a month, it does not last twelve.
+_TIME_UNITS = "年|个月|季度|周|星期|天|日|工作日|小时|学时|分钟|次|回"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Expected:
 
 
 def _expect(label: str, units: str, *, every: bool = False) -> Expected:
-    alternatives = [rf"{_NUM}\s*(?:个|名|位)?(?:{units})"]
+    alternatives = [rf"(?<!第){_NUM}\s*(?:个|名|位)?(?:{units})"]  # 第一个工作日 is no number of days
     if every:
         alternatives.append(r"每(?:年|个?月|季度?|周|半年|届)")
     return Expected(label, re.compile("|".join(alternatives)))
@@ -64,7 +65,7 @@ _MONEY = _expect("金额", "元|万元|亿元|块")
 _DUES = Expected("金额或比例", re.compile(f"{_MONEY.pattern.pattern}|{_SHARE.pattern.pattern}"))
 _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("年", _expect("年数", "年|周年")),
-    **dict.fromkeys("月", _expect("月数", "个?月")),
+    **dict.fromkeys("月", _expect("月数", "个月")),
     **dict.fromkeys("天日", _expect("天数", "天|日|工作日")),
     **dict.fromkeys("周", _expect("周数", "周|星期")),
     **dict.fromkeys("次回", _expect("次数", "次|回")),
@@ -92,10 +93,11 @@ _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*�
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
 _ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
-_ASKS_MONEY = re.compile(r"多少(?:钱|会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
-                         r"|(?:费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
+# The group ``topic`` is what the money is (补贴, 党费): the topic of the question, not how it asks.
+_ASKS_MONEY = re.compile(r"多少(?:钱|块)|多少(?P<topic>会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
+                         r"|(?P<topic2>费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
 # 交多少党费 is answered by an amount or by a share of the salary.
-_ASKS_DUES = re.compile(r"多少(?:党费|团费)|(?:党费|团费)(?:是|为|要|交|缴)?多少")
+_ASKS_DUES = re.compile(r"多少(?P<topic>党费|团费)|(?P<topic2>党费|团费)(?:是|为|要|交|缴)?多少")
 _ASKS_DURATION = re.compile(r"多久|多长时间|多长期限|隔多长")
 _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几个月|几周|几天)[^，。？?、]{0,6}?一次"
                              r"|(?:每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")
@@ -131,7 +133,8 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
     """
     for asks, expected in _ASKED:
         if m := asks.search(question):
-            return replace(expected, asks=m.group(0))
+            topic = "".join(g for g in m.groupdict().values() if g)
+            return replace(expected, asks=m.group(0).replace(topic, "") if topic else m.group(0))
     for m in _ASKS_UNIT.finditer(question):
         unit = m.start(1)
         start = _token_start(words, unit) if words else unit

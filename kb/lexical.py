@@ -34,6 +34,7 @@ _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
 # Numeral, adverb, pronoun, preposition, conjunction, particle, modal and measure-word tags.
 _FUNCTION_TAGS = frozenset("mdrpcuyqfl")
 _ASKING_LEADS = frozenset("几哪啥多要能可该会最谁怎")
+_HEDGES = frozenset({"一般", "通常", "大概", "大约", "原则上", "规定", "按规定", "具体"})
 
 
 class Tokenizer:
@@ -81,10 +82,13 @@ class Tokenizer:
         return jieba.posseg.POSTokenizer(self._tk)  # reads the dictionary's tags: build once
 
     def asks_or_qualifies(self, word: str) -> bool:
-        """Return whether ``word`` says how a question asks (几年, 哪几, 最多, 要交), not what it is about: a numeral,
-        adverb, pronoun or particle in the dictionaries, or an unknown word led by a question or modal character."""
+        """Return whether ``word`` says how a question asks (几年, 哪几, 最多, 最长, 一般, 要交), not what it is about: a
+        numeral, adverb, pronoun, particle, locative or set phrase in the dictionaries, a superlative or hedge, or an
+        unknown word led by a question or modal character."""
         self._tagger.makesure_userdict_loaded()
         tag = self._tagger.word_tag_tab.get(word)
+        if word[:1] == "最" or word in _HEDGES:
+            return True
         if tag is None:
             return word[:1] in _ASKING_LEADS
         return tag[:1] in _FUNCTION_TAGS

@@ -63,6 +63,9 @@ def test_questions_asking_for_no_quantity(question):
     ("多久开一次？", "应当定期召开。", False),
     ("多久开一次？", "民主生活会足足开了两天。", False),
     ("多久开一次？", "新闻联播头条用时近15分钟。", False),
+    ("要开几天？", "这是春节后的第一个工作日。", False),  # an ordinal counts nothing
+    ("主题党日要搞多长时间？", "各支部开展了12月主题党日活动。", False),  # 12月 names a month
+    ("要放几个月？", "应当在3个月内转出。", True),
     ("一个月开几次？", "每月召开一次支部委员会。", True),
     ("一个月开几次？", "支部委员会每届任期三年。", False),  # a term of office is no count per month
     ("多久换一次届？", "支部委员会每届任期三年。", True),
@@ -86,6 +89,8 @@ def test_whether_a_text_states_the_quantity(question, text, found):
     ("党费按工资的百分之几交？", "百分之几"),
     ("民主生活会多久开一次啊？", "多久开一次"),
     ("发展对象名单要公示几天？", "几天"),
+    ("党组织书记一个月补贴多少钱", "多少"),  # 补贴 is what is asked about
+    ("每个月要交多少党费", "多少"),
 ])
 def test_the_asking_words_are_kept_apart_from_the_topic(question, asks):
     assert _expected(question).asks == asks

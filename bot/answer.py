@@ -15,7 +15,7 @@ from .assess import DEFAULT_ANSWERABILITY, Answerability, Evidence, assess
 from .compose import compose
 from .messages import NO_EVIDENCE
 from .notices import notices_for
-from .rewrite import Turn, rewrite
+from .rewrite import Turn, rewrite, topic_words
 
 REFUSAL_TEXT = NO_EVIDENCE + "。"
 PARTIAL_TEXT = "知识库中没有直接规定；相关条文："
@@ -55,7 +55,10 @@ class Answerer:
     def retrieve(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None,
                  k: int = HITS_PER_ANSWER) -> Retrieval:
         """Return the parsed stand-alone question, its hits and the evidence assessment."""
-        q = self.searcher.parse(rewrite(query, history))
+        text = rewrite(query, history)
+        q = self.searcher.parse(text)
+        if history and text == query.strip():  # no marker made it stand-alone: carry the conversation's topic
+            q = replace(q, context=topic_words(self.searcher, history[-1].query, q))
         hits = self.searcher.search(q, k=k, mode=self.mode, filters=filters)
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.grammar import article_ref_span, find_article_ref, find_clause, int_to_cn
+from kb.query import Query
 
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
@@ -106,3 +107,18 @@ _ASKS = re.compile(r"几|多少|多久|多长|怎么|怎样|如何|是否|能否
 def _asks(text: str) -> bool:
     """Return whether ``text`` has a predicate of its own (a question word), not just a new subject."""
     return bool(_ASKS.search(text))
+
+
+CONTEXT_WORDS = 3
+"""How many topic words of the earlier question a follow-up without a marker carries (set by hand)."""
+
+
+def topic_words(searcher, earlier: str, query: Query, n: int = CONTEXT_WORDS) -> tuple[str, ...]:
+    """Return the ``n`` rarest nouns of the regulations' vocabulary in ``earlier`` that ``query`` does not repeat: the
+    topic a follow-up such as 任期几年 or 人少的单位咋办 leaves unsaid."""
+    tokenizer = searcher.tokenizer
+    said = set(query.words)
+    words = [w for w in dict.fromkeys(searcher.parse(earlier).words)
+             if len(w) >= 2 and w not in said and w in searcher.in_regulations and tokenizer.is_noun(w)
+             and not tokenizer.asks_or_qualifies(w)]
+    return tuple(sorted(words, key=lambda w: -searcher.token_weight(w))[:n])

@@ -56,6 +56,9 @@ _ARTICLE_LABEL = re.compile(rf"^第{NUMERAL}条(?:之{SMALL_NUMERAL})?$")
 
 _REF = re.compile(rf"第\s*(?P<num>{NUMERAL})\s*条(?:之(?P<sub>{SMALL_NUMERAL}))?"
                   rf"(?:\s*第\s*(?P<clause>{NUMERAL})\s*款)?(?:\s*第\s*(?P<item>{NUMERAL})\s*项)?")
+# Right after a document's name, 第 is often dropped (纪律处分条例117条, 宪法三十五条); elsewhere 3条 counts rules.
+_BARE_REF = re.compile(rf"(?:(?<=党章|宪法|条例|细则|准则|规定|办法|章程)|(?<=》))的?\s*(?P<num>{NUMERAL})\s*条(?![例件])(?:之(?P<sub>{SMALL_NUMERAL}))?"
+                       rf"(?:\s*第\s*(?P<clause>{NUMERAL})\s*款)?(?:\s*第\s*(?P<item>{NUMERAL})\s*项)?")
 _CLAUSE_REF = re.compile(rf"第\s*(?P<num>{NUMERAL})\s*款")
 _ITEM_REF = re.compile(rf"第\s*(?P<num>{NUMERAL})\s*项")
 _BRACKETED = re.compile(r"《([^》]{2,40})》")
@@ -176,7 +179,7 @@ def _value(text: str | None) -> int | None:
 
 def find_article_ref(text: str) -> ArticleRef | None:
     """Return the first article reference in ``text`` (``党章第十条第二款``), with the text before it as a document hint."""
-    m = _REF.search(text)
+    m = _REF.search(text) or _BARE_REF.search(text)
     if not m:
         return None
     number = _value(m.group("num"))
@@ -192,7 +195,7 @@ def find_article_ref(text: str) -> ArticleRef | None:
 
 def article_ref_span(text: str) -> tuple[int, int] | None:
     """Return where the first article reference stands in ``text`` (for replacing it), or None."""
-    m = _REF.search(text)
+    m = _REF.search(text) or _BARE_REF.search(text)
     return m.span() if m else None
 
 

@@ -69,17 +69,19 @@ class Query:
     known: tuple[KnownDocument, ...] = ()
     nonsense: bool = False
     instruction: bool = False
+    context: tuple[str, ...] = ()
+    """Topic words of the conversation that a follow-up leaves unsaid (任期几年 after a question on 机关党支部书记)."""
     about_speech: bool = False
 
     @property
     def search_words(self) -> tuple[str, ...]:
-        """Return the words BM25 searches for: the question's own, then the official terms it implies."""
-        return self.words + self.expansion_words
+        """Return the words BM25 searches for: the question's own, the official terms it implies, the context."""
+        return self.words + self.expansion_words + self.context
 
     @property
     def dense_text(self) -> str:
-        """Return the text embedded for dense search: the question with the official terms it implies."""
-        return " ".join((self.text, *self.expansions)) if self.expansions else self.text
+        """Return the text embedded for dense search: the context, the question and the official terms it implies."""
+        return " ".join((*self.context, self.text, *self.expansions))
 
 
 @dataclass(frozen=True)

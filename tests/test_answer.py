@@ -251,6 +251,15 @@ def test_follow_up_keeps_the_earlier_predicate(answerer):
 
 
 @pytest.mark.corpus
+def test_follow_up_without_a_marker_carries_the_earlier_topic(answerer):
+    """借出去最长多久要还 says nothing of 档案; after a question on 干部人事档案 it is searched with that topic."""
+    alone = answerer.retrieve("借出去最长多久要还")
+    followed = answerer.retrieve("借出去最长多久要还", [Turn("干部人事档案可以借出吗")])
+    assert "干部人事档案" in followed.query.context and not alone.query.context
+    assert followed.hits[0].chunk.doc_title == "干部人事档案工作条例" != alone.hits[0].chunk.doc_title
+
+
+@pytest.mark.corpus
 def test_item_of_an_article_is_quoted(answerer):
     answer = answerer.ask("党章第十条第三项")
     assert not answer.refused and answer.answer.startswith("（三）")

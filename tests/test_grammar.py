@@ -40,12 +40,17 @@ def test_cn_to_int_rejects(bad):
     ("党章第十条第二款", 10, 0, 2, None, "党章"),
     ("宪法第 三十四 条第一款第二项", 34, 0, 1, 2, "宪法"),
     ("细则第１２条", 12, 0, None, None, "细则"),
+    # 第 dropped right after a document's name.
+    ("纪律处分条例117条管的是啥事", 117, 0, None, None, "纪律处分条例"),
+    ("宪法三十五条第一款", 35, 0, 1, None, "宪法"),
+    ("《准则》的12条", 12, 0, None, None, "准则"),
 ])
 def test_find_article_ref(query, number, sub, clause, item, hint):
     assert find_article_ref(query) == ArticleRef(number, sub, clause, item, hint)
 
 
-@pytest.mark.parametrize("query", ["第零条", "党章规定了什么", "第一万条"])
+@pytest.mark.parametrize("query", ["第零条", "党章规定了什么", "第一万条", "我们支部有3条意见", "坚持这个原则3条",
+                                   "条例有5条件"])
 def test_no_article_ref(query):
     assert find_article_ref(query) is None
 

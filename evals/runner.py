@@ -1,6 +1,8 @@
 """Running a question set through retrieval modes and through answering, reusing cached results."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,9 +51,33 @@ class DocIndex:
         return tuple(dict.fromkeys(own + others))
 
 
+def source_digest(roots: Sequence[Path]) -> str:
+    """Return a digest of the code and data files (.py, .txt, .tsv) under ``roots``, by path and content."""
+    digest = hashlib.sha1()
+    for root in roots:
+        for path in sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix in (".py", ".txt", ".tsv")):
+            digest.update(path.relative_to(Path(root).parent).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Return the digest of the code that retrieves and answers (kb/, bot/): results cached by older code are never
+    reused as if they were this code's."""
+    import bot
+    import kb
+
+    return source_digest([Path(kb.__file__).parent, Path(bot.__file__).parent])
+
+
+def generation_of(searcher: Searcher) -> str:
+    """Return what identifies a searcher's answers for the cache: the knowledge base's generation and the code."""
+    return f"kb{searcher.manifest.generation}-{code_version()}"
+
+
 def kb_retrievers(searcher: Searcher, modes: Sequence[str]) -> list[Retriever]:
     """Return one Retriever per search mode of ``searcher``."""
-    generation = f"kb{searcher.manifest.generation}"
+    generation = generation_of(searcher)
 
     def make(mode: str) -> SearchFn:
         return lambda query, k: [Passage.from_chunk(h.chunk) for h in searcher.search(query, k=k, mode=mode)]
@@ -96,7 +122,7 @@ def run(questions: Sequence[Question], retrievers: Sequence[Retriever], *, cache
     the gold places' document titles, only if some record must be computed. New records are appended to ``cache``.
     """
     cached = load_records(cache)
-    answer_generation = f"kb{answerer.searcher.manifest.generation}" if answerer is not None else ""
+    answer_generation = generation_of(answerer.searcher) if answerer is not None else ""
     tasks = [(q, r.mode, r.generation, r) for q in questions for r in retrievers]
     if answerer is not None:
         tasks += [(q, ANSWER_MODE, answer_generation, None) for q in questions]

@@ -221,6 +221,19 @@ def test_cache_keys_and_torn_lines(tmp_path):
     assert load_records(path) == {"k": rec}
 
 
+def test_cached_results_are_keyed_by_the_code_that_made_them(tmp_path):
+    from evals.runner import source_digest
+
+    (tmp_path / "kb").mkdir()
+    rule = tmp_path / "kb" / "rule.py"
+    rule.write_text("THRESHOLD = 0.58\n", encoding="utf-8")
+    before = source_digest([tmp_path / "kb"])
+    (tmp_path / "kb" / "notes.md").write_text("not code", encoding="utf-8")
+    assert source_digest([tmp_path / "kb"]) == before
+    rule.write_text("THRESHOLD = 0.72\n", encoding="utf-8")
+    assert source_digest([tmp_path / "kb"]) != before
+
+
 def test_compare_marks_changes():
     def metrics(hit5, frr, p50):
         overall = {"hit@5": hit5, "latency_p50_ms": p50}

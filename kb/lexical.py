@@ -71,9 +71,10 @@ class Tokenizer:
         self._tk.check_initialized()
         return self._tk.FREQ.get(text, 0) > 0
 
-    def segment(self, text: str) -> list[str]:
-        """Return ``text`` cut into words in jieba's precise mode (no overlaps, nothing dropped)."""
-        return self._tk.lcut(text)
+    def segment(self, text: str, hmm: bool = True) -> list[str]:
+        """Return ``text`` cut into words in jieba's precise mode (no overlaps, nothing dropped); without ``hmm``, no
+        unknown words are guessed (高速口去接 keeps 高速 口 去 接, where the guess makes 口去)."""
+        return self._tk.lcut(text, HMM=hmm)
 
     @functools.cached_property
     def _tagger(self):

@@ -99,7 +99,9 @@ class QueryParser:
         for typo, word in corrections:
             text = text.replace(typo, word)
         segments = self.tokenizer.segment(text)
-        expansions = self.terms.expand(text, segments)
+        # Guessed words can straddle a phrase of the term map (高速|口去|接 hides 高速口): its boundaries come from
+        # the dictionaries alone.
+        expansions = self.terms.expand(text, self.tokenizer.segment(text, hmm=False))
         words = tuple(self.tokenizer.query(text))
         extra = tuple(dict.fromkeys(w for term in expansions for w in self.tokenizer.query(term) if w not in words))
         return Query(

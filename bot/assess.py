@@ -151,10 +151,14 @@ def nearest_documents(searcher: Searcher, title: str, n: int = 3) -> list[str]:
     return [e.title for e in scored[:n]]
 
 
-def missing_article(searcher: Searcher, lookup: ArticleLookup) -> str:
-    """Return why a named article cannot be quoted: no such document, or no such article."""
+def missing_article(searcher: Searcher, q: Query, lookup: ArticleLookup) -> str:
+    """Return why a named article cannot be quoted: no such document (named by its full title when it is a known
+    one, with the nearest stored documents), or no such article."""
     if not lookup.docs:
-        return f"知识库中没有《{lookup.ref.doc_hint.strip('《》')}》。"
+        title = q.known[0].title if q.known else lookup.ref.doc_hint.strip("《》")
+        near = nearest_documents(searcher, title)
+        hint = f"知识库中相近的文件：{'、'.join(f'《{t}》' for t in near)}。" if near else ""
+        return f"知识库中没有《{title}》。{hint}"
     entry = searcher.manifest.documents[lookup.docs[0]]
     if not entry.articles:
         return f"《{entry.title}》不是按条文编排的，其中没有{lookup.ref.label}。"
@@ -173,7 +177,7 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     if scope is not None and scope.missing:
         return scope.lacks()
     if lookup.names_missing_article:
-        return missing_article(searcher, lookup)
+        return missing_article(searcher, q, lookup)
     if lookup.chunks:
         return None
     missing = missing_document(searcher, q)

@@ -376,7 +376,9 @@ class Searcher:
         candidates = [d for d in docs if allowed is None or d in allowed]
         if ref.doc_hint:
             titles = {d: docs[d].title for d in candidates}
-            named = match_title(ref.doc_hint, titles) or match_title(q.text, titles)
+            # A known short name (干部档案条例) stands for its full title (干部人事档案工作条例).
+            named = match_title(ref.doc_hint, titles) or match_title(q.text, titles) or [
+                d for known in q.known for d in match_title(known.title, titles)]
         else:
             named = candidates if allowed is not None and len(candidates) == 1 else []
         # Speeches sometimes republish a regulation: prefer the regulation itself, then the most articles; the sort

@@ -285,6 +285,16 @@ def test_typo_and_colloquial_wording_reach_the_rule(searcher):
     assert any("股票" in h.chunk.text for h in hits)
 
 
+@pytest.mark.corpus
+def test_an_article_under_a_known_short_name_is_quoted_and_a_missing_one_named_in_full(answerer):
+    """人事档案条例 is a short name of the stored 干部人事档案工作条例; 问责条例 one of a document the KB lacks."""
+    found = answerer.ask("人事档案条例第33条讲的啥")
+    assert not found.refused and found.citations[0].chunk.article == "第三十三条"
+    assert found.citations[0].chunk.doc_title == "干部人事档案工作条例"
+    missing = answerer.ask("问责条例第7条")
+    assert missing.refused and "知识库中没有《中国共产党问责条例》" in missing.reason and "相近的文件" in missing.reason
+
+
 def test_a_colloquial_phrase_is_found_where_a_guessed_word_straddles_it():
     """jieba guesses 口迎 in 高速口迎一下; the term map still reads 高速口 and adds the official wording."""
     from kb.lexical import get_tokenizer

@@ -293,6 +293,9 @@ def test_an_article_under_a_known_short_name_is_quoted_and_a_missing_one_named_i
     assert found.citations[0].chunk.doc_title == "干部人事档案工作条例"
     missing = answerer.ask("问责条例第7条")
     assert missing.refused and "知识库中没有《中国共产党问责条例》" in missing.reason and "相近的文件" in missing.reason
+    # A title that only contains a known short name (组织工作条例) is no such name.
+    invented = answerer.ask("《中国共产党月球基层组织工作条例》第十二条怎么规定的？")
+    assert invented.refused and "月球" in invented.reason
 
 
 def test_a_colloquial_phrase_is_found_where_a_guessed_word_straddles_it():

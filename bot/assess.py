@@ -155,7 +155,8 @@ def missing_article(searcher: Searcher, q: Query, lookup: ArticleLookup) -> str:
     """Return why a named article cannot be quoted: no such document (named by its full title when it is a known
     one, with the nearest stored documents), or no such article."""
     if not lookup.docs:
-        title = q.known[0].title if q.known else lookup.ref.doc_hint.strip("《》")
+        hint = lookup.ref.doc_hint.strip("《》")
+        title = next((k.title for k in q.known if hint in (k.title, *k.names)), hint)
         near = nearest_documents(searcher, title)
         hint = f"知识库中相近的文件：{'、'.join(f'《{t}》' for t in near)}。" if near else ""
         return f"知识库中没有《{title}》。{hint}"

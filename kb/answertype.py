@@ -107,6 +107,8 @@ _ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多�
                         r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|什么日子")
+_ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")
+_PHONE = Expected("电话号码", re.compile(r"(?:\d{3,4}[-－ ]?)?\d{7,8}|1[3-9]\d{9}"), dates_count=True)
 _ASKS_YEAR = re.compile(r"哪一?年(?!级)")
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
 
@@ -121,8 +123,9 @@ def _token_start(words: Sequence[str], pos: int) -> int:
 
 
 # Order matters: a share (百分之几) is also a number, dues are also money.
-_ASKED = ((_ASKS_SHARE, _SHARE), (_ASKS_DUES, _DUES), (_ASKS_MONEY, _MONEY), (_ASKS_FREQUENCY, _FREQUENCY),
-          (_ASKS_TIMES_PER, _TIMES_PER), (_ASKS_DURATION, _DURATION), (_ASKS_DATE, _DATE), (_ASKS_YEAR, _YEAR_ANSWER))
+_ASKED = ((_ASKS_PHONE, _PHONE), (_ASKS_SHARE, _SHARE), (_ASKS_DUES, _DUES), (_ASKS_MONEY, _MONEY),
+          (_ASKS_FREQUENCY, _FREQUENCY), (_ASKS_TIMES_PER, _TIMES_PER), (_ASKS_DURATION, _DURATION), (_ASKS_DATE, _DATE),
+          (_ASKS_YEAR, _YEAR_ANSWER))
 
 
 def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None:

@@ -28,8 +28,9 @@ _CN = "一二三四五六七八九十"
 _NUMBERED_EVENT = re.compile(rf"第[{_CN}]+次全国代表大会|[{_CN}]+届[{_CN}]+中全会|(?<![{_CN}第])[{_CN}]{{2,3}}大(?=[^会学家力量]|$)")
 # jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
 _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
-# Two characters make a name only as a person's name or a foreign word (张某, PC): jieba also tags everyday words
-# two-character places (上岗, 下河) and cuts 条例里加了 into a name 里加.
+# Two characters make a name only as a person's name jieba guesses or 老/小 with a surname, or a foreign word (张某,
+# 老李, PC): its dictionary also tags everyday words two-character places or names (上岗, 下河, 段子) and cuts 条例里加了
+# into a name 里加.
 _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
 # Numeral, adverb, pronoun, preposition, conjunction, particle, modal and measure-word tags.
 _FUNCTION_TAGS = frozenset("mdrpcuyqfl")
@@ -106,8 +107,11 @@ class Tokenizer:
     def entities(self, text: str) -> list[str]:
         """Return the names in ``text``: places, people, organizations and foreign words by jieba's part-of-speech
         tags, and numbered congresses and plenums (第二十一次全国代表大会, 二十一大, 十九届四中全会)."""
+        self._tagger.makesure_userdict_loaded()
+        dictionary = self._tagger.word_tag_tab
         tagged = [p.word for p in self._tagger.cut(text) if p.flag in _ENTITY_TAGS and p.word.strip()
-                  and (len(p.word) >= 3 or (len(p.word) == 2 and p.flag in _TWO_CHAR_NAME_TAGS))]
+                  and (len(p.word) >= 3 or (len(p.word) == 2 and p.flag in _TWO_CHAR_NAME_TAGS
+                                            and (p.flag == "eng" or p.word not in dictionary or p.word[0] in "老小")))]
         return list(dict.fromkeys(tagged + _NUMBERED_EVENT.findall(text)))
 
 

@@ -69,7 +69,8 @@ _KIND = re.compile(r"(条例|章程|细则|准则|规定|办法|规则|意见|�
 _EDITION_TAIL = re.compile(r"[（(][^（()）]*[）)]$")
 # Words that say which kind or which edition a document is, not which document: 新修订条例 names none.
 GENERIC_CORES = frozenset({"工作", "管理", "有关", "相关", "党内", "新", "新版", "新修订", "修订", "最新", "这个", "那个",
-                           "该", "本", "此", "上述", "这部", "那部", "哪个", "什么"})
+                           "该", "本", "此", "上述", "这部", "那部", "哪个", "什么", "里面", "里头", "其中", "这些",
+                           "那些", "上面", "下面", "前面", "后面"})
 
 
 def _core(name: str) -> tuple[str, str] | None:

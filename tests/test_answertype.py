@@ -31,6 +31,7 @@ def _expected(question):
     ("借出后要在多少个工作日内归还？", "工作日数"),
     ("扫描分辨率不低于多少dpi？", "dpi"),
     ("第二十一次党代会哪一天开幕？", "日期"),
+    ("组织部转接窗口的电话是多少", "电话号码"),
 ])
 def test_questions_asking_for_a_quantity(question, label):
     assert _expected(question).label == label and _expected(question).required
@@ -123,3 +124,6 @@ def test_names_include_numbered_congresses_and_plenums():
     assert {"十九届四中全会", "二十大"} <= set(entities("十九届四中全会和党的二十大"))
     assert entities("坚持三大作风，党的十大") == []
     assert "越南共产党" in entities("越南共产党的预备期多长？")
+    # Two characters: a guessed person's name or 老/小 with a surname, not a dictionary word tagged as a place or name.
+    assert entities("县委书记张某的电话") == ["张某"] and entities("村支书老李受过啥处分") == ["老李"]
+    assert entities("转发议论中央的段子算违纪吗") == [] and entities("有没有上岗培训") == []

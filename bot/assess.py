@@ -14,6 +14,8 @@ from kb.sentence_index import holds_rules
 from kb.sentences import split_sentences
 from kb.titles import looks_like_title, match_title
 
+from .rewrite import subject_of
+
 FEATURES = ("dense", "coverage", "typed", "domain", "regulation")
 PASSAGES_JUDGED = 3
 OFF_FOCUS = 0.3
@@ -195,8 +197,21 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     if q.expected is not None and q.expected.required:
         focus = focus_words(searcher, q)
         near = [*focus, *q.expansions] if focus else []  # an official term the question implies stands in
-        if not any(states_near(q.expected, near, s) for _, s in _sentences(hits)):
+        # The rules' own name for whom or what the question asks about (入党积极分子的培训) must be where the quantity
+        # is: 发展对象's 二十四个学时 are not the 积极分子's.
+        subject = subject_of(q.text)
+        subject = subject if subject and subject in searcher.in_regulations and searcher.tokenizer.is_noun(subject) \
+            else None
+
+        def about(c: Chunk) -> bool:
+            text = f"{c.heading} {c.text}".lower()
+            return subject is None or any(mentions_loosely(w, text) for w in (subject, *q.expansions))
+
+        stated = [c for c, s in _sentences(hits) if states_near(q.expected, near, s)]
+        if not stated:
             return f"检索到的段落没有给出具体的{q.expected.label}。"
+        if not any(about(c) for c in stated):
+            return f"检索到的段落没有给出“{subject}”的具体{q.expected.label}，给出的是其他对象的。"
     return None
 
 

@@ -56,6 +56,14 @@ def test_weak_evidence_is_refused_with_related_passages(answerer, question):
 
 
 @pytest.mark.corpus
+def test_a_quantity_stated_for_another_subject_is_refused_and_said_so(answerer):
+    """The 24 学时 of the 细则 are 发展对象's; 入党积极分子's training has no stated length."""
+    other = answerer.ask("入党积极分子参加集中培训要多少个学时")
+    assert other.refused and "“入党积极分子”的具体学时数" in other.reason
+    assert not answerer.ask("发展对象参加集中培训要多少个学时").refused
+
+
+@pytest.mark.corpus
 @pytest.mark.parametrize("question, reason", [
     ("越南共产党规定的入党预备期是多长时间？", "知识库中没有提到“越南共产党”"),
     ("2030年党费收缴标准调整了多少？", "知识库中没有2030年的相关内容"),

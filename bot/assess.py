@@ -28,7 +28,7 @@ NEAR_CLAUSES = 1
 model refitted for each: refusal recall 0.876 at 1 clause, 0.867 at 2, both at false refusals 0.049."""
 OFF_TOPIC_MARGIN = 0.04
 """How much nearer to an everyday question than to any passage an off-topic question is. Chosen on dev.jsonl +
-cadre-dev.jsonl; with the 90 everyday questions of kb/data/off_topic.txt, single-turn questions of those and
+cadre-dev.jsonl; with the 90 everyday questions then in kb/data/off_topic.txt, single-turn questions of those and
 fresh-dev.jsonl measure: off-topic ones a median margin of 0.049 (19), answerable ones at most 0.010 (431)."""
 OFF_TOPIC_MARGIN_TERMS = 0.06
 """The same for a question that implies an official term; set by hand above the highest margin of such answerable

@@ -88,10 +88,6 @@ _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("学", _expect("学时数", "学时|小时")),
     **dict.fromkeys("工", _expect("工作日数", "工作日|天|日")),
     **dict.fromkeys("万", _expect("数额", "万")),
-    **dict.fromkeys("字", _expect("字数", "字")),
-    **dict.fromkeys("页", _expect("页数", "页")),
-    **dict.fromkeys("辆台", _expect("数量", "辆|台")),
-    **dict.fromkeys("间套", _expect("数量", "间|套")),
 }
 _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
@@ -108,7 +104,7 @@ _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几
 _ASKS_TIMES_PER = re.compile(r"(?:一年|每年|每个?月|一个月|每季度?|一季度|每周|一周|每半年|半年)[^，。？?、]{0,6}?(?:几|多少)次")
 # 好几个月, 十几年, 这几天 and 几十年 say "several" (前几天 may be 提前几天).
 _ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多少)(?:个|名|位)?"
-                        r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万字页辆台间套])")
+                        r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|什么日子")
 _ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")

@@ -32,7 +32,8 @@ _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 # 老李, PC): its dictionary also tags everyday words two-character places or names (上岗, 下河, 段子) and cuts 条例里加了
 # into a name 里加.
 _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
-# Numeral, adverb, pronoun, preposition, conjunction, particle, modal and measure-word tags.
+# Numeral, adverb, pronoun, preposition, conjunction, particle, modal, measure-word, locative (上面) and set-phrase
+# (按规定) tags; locatives and set phrases were added with the focus-word rules (blind3-dev: one false refusal fewer).
 _FUNCTION_TAGS = frozenset("mdrpcuyqfl")
 _ASKING_LEADS = frozenset("几哪啥多要能可该会最谁怎")
 _HEDGES = frozenset({"一般", "通常", "大概", "大约", "原则上", "规定", "按规定", "具体"})
@@ -107,12 +108,16 @@ class Tokenizer:
     def entities(self, text: str) -> list[str]:
         """Return the names in ``text``: places, people, organizations and foreign words by jieba's part-of-speech
         tags, and numbered congresses and plenums (第二十一次全国代表大会, 二十一大, 十九届四中全会)."""
-        self._tagger.makesure_userdict_loaded()
-        dictionary = self._tagger.word_tag_tab
-        tagged = [p.word for p in self._tagger.cut(text) if p.flag in _ENTITY_TAGS and p.word.strip()
-                  and (len(p.word) >= 3 or (len(p.word) == 2 and p.flag in _TWO_CHAR_NAME_TAGS
-                                            and (p.flag == "eng" or p.word not in dictionary or p.word[0] in "老小")))]
+        tagged = [p.word for p in self._tagger.cut(text) if p.flag in _ENTITY_TAGS and self._names(p.word, p.flag)]
         return list(dict.fromkeys(tagged + _NUMBERED_EVENT.findall(text)))
+
+    def _names(self, word: str, tag: str) -> bool:
+        """Whether a word jieba tags as a name is one (see _TWO_CHAR_NAME_TAGS)."""
+        if len(word.strip()) != 2:
+            return len(word.strip()) > 2
+        self._tagger.makesure_userdict_loaded()
+        guessed = word not in self._tagger.word_tag_tab
+        return tag == "eng" or (tag in _TWO_CHAR_NAME_TAGS and (guessed or word[0] in "老小"))
 
 
 @functools.lru_cache(maxsize=4)

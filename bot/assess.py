@@ -140,9 +140,14 @@ def missing_document(searcher: Searcher, q: Query) -> str | None:
     present = [doc for doc in q.known if doc.title not in missing]
     if not missing or present:
         return None
-    near = nearest_documents(searcher, missing[0])
+    return lacking(searcher, missing)
+
+
+def lacking(searcher: Searcher, titles: Sequence[str]) -> str:
+    """Return that the knowledge base lacks ``titles``, with the stored documents nearest the first."""
+    near = nearest_documents(searcher, titles[0])
     hint = f"知识库中相近的文件：{'、'.join(f'《{t}》' for t in near)}。" if near else ""
-    return f"知识库中没有{'、'.join(f'《{m}》' for m in missing)}。{hint}"
+    return f"知识库中没有{'、'.join(f'《{t}》' for t in titles)}。{hint}"
 
 
 def nearest_documents(searcher: Searcher, title: str, n: int = 3) -> list[str]:
@@ -158,10 +163,7 @@ def missing_article(searcher: Searcher, q: Query, lookup: ArticleLookup) -> str:
     one, with the nearest stored documents), or no such article."""
     if not lookup.docs:
         hint = lookup.ref.doc_hint.strip("《》")
-        title = next((k.title for k in q.known if hint in (k.title, *k.names)), hint)
-        near = nearest_documents(searcher, title)
-        hint = f"知识库中相近的文件：{'、'.join(f'《{t}》' for t in near)}。" if near else ""
-        return f"知识库中没有《{title}》。{hint}"
+        return lacking(searcher, [next((k.title for k in q.known if k.is_called(hint)), hint)])
     entry = searcher.manifest.documents[lookup.docs[0]]
     if not entry.articles:
         return f"《{entry.title}》不是按条文编排的，其中没有{lookup.ref.label}。"

@@ -32,6 +32,10 @@ class KnownDocument:
     kind: str
     names: tuple[str, ...]
 
+    def is_called(self, name: str) -> bool:
+        """Return whether ``name`` is this document's title or one of its short names."""
+        return name in self.names
+
     def named_in(self, text: str) -> int:
         """Return the length of the longest of this document's names that ``text`` contains (0 if none)."""
         return max((len(n) for n in self.names if n in text), default=0)

@@ -378,7 +378,7 @@ class Searcher:
             titles = {d: docs[d].title for d in candidates}
             # A known short name (干部档案条例) stands for its full title (干部人事档案工作条例).
             named = match_title(ref.doc_hint, titles) or match_title(q.text, titles) or [
-                d for known in q.known if ref.doc_hint.strip("《》") in (known.title, *known.names)
+                d for known in q.known if known.is_called(ref.doc_hint.strip("《》"))
                 for d, title in titles.items() if title == known.title]
         else:
             named = candidates if allowed is not None and len(candidates) == 1 else []

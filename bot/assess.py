@@ -14,8 +14,6 @@ from kb.sentence_index import holds_rules
 from kb.sentences import split_sentences
 from kb.titles import looks_like_title, match_title
 
-from .rewrite import subject_of
-
 FEATURES = ("dense", "coverage", "typed", "domain", "regulation")
 PASSAGES_JUDGED = 3
 OFF_FOCUS = 0.3
@@ -201,9 +199,7 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
         near = [*focus, *q.expansions] if focus else []  # an official term the question implies stands in
         # The rules' own name for whom or what the question asks about (入党积极分子的培训) must be where the quantity
         # is: 发展对象's 二十四个学时 are not the 积极分子's.
-        subject = subject_of(q.text)
-        subject = subject if subject and subject in searcher.in_regulations and searcher.tokenizer.is_noun(subject) \
-            else None
+        subject = q.subject if q.subject in searcher.in_regulations and searcher.tokenizer.is_noun(q.subject) else None
 
         def about(c: Chunk) -> bool:
             text = f"{c.heading} {c.text}".lower()

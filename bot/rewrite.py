@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.grammar import article_ref_span, find_article_ref, find_clause, int_to_cn
+from kb.lexical import get_tokenizer
 from kb.query import Query
+from kb.retrieve import Searcher
 
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
@@ -33,35 +35,15 @@ def _suffix_overlap(a: str, b: str) -> int:
     return n
 
 
-# Tags of the words a question's subject is made of: nouns, names, abbreviations, idioms, 区别词 and adjectives.
-_SUBJECT_TAGS = ("n", "j", "l", "b", "a", "vn", "an", "nz", "nt", "ns", "nr", "eng")
-_PREDICATE_WORDS = frozenset("几 多少 多久 怎么 怎样 如何 是否 能 能否 可以 可不可以 应当 应该 要 需要 有 是 什么 哪些 哪 吗 由 在 的".split())
-
-
-def subject_of(question: str) -> str | None:
-    """Return the noun phrase a question opens with (``机关党支部委员会`` in ``机关党支部委员会几年换一届``), or None."""
-    from kb.lexical import get_tokenizer
-
-    words = []
-    for word, tag in get_tokenizer().tagged(question):
-        if word in _PREDICATE_WORDS or word[0] in "几多" or not tag.startswith(_SUBJECT_TAGS) or not word.strip():
-            break
-        words.append(word)
-    subject = "".join(words)
-    return subject if len(subject) >= 2 and question.startswith(subject) and subject != question else None
-
-
 def _substitute(subject: str, previous: str) -> str:
     """Put ``subject`` in place of the word of ``previous`` it most resembles (``严重警告`` for ``警告``), else in place
     of the noun phrase ``previous`` opens with, so that the earlier question's predicate is kept."""
-    from kb.lexical import get_tokenizer
-
     words = [w for w in get_tokenizer().words(previous) if len(w) >= 2 and w in previous]
     if not words:
         return f"{subject} {previous}"
     target = max(words, key=lambda w: (_suffix_overlap(w, subject), len(w)))
     if _suffix_overlap(target, subject) == 0:
-        opening = subject_of(previous)
+        opening = get_tokenizer().subject(previous)
         if opening:
             return subject + previous[len(opening):]
         target = min(words, key=previous.index)
@@ -94,7 +76,7 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
             return query
         if not _asks(body):
             return _substitute(body, last.query)  # 那机关党委呢？: a new subject for the earlier predicate
-        if subject_of(body) is None and (opening := subject_of(last.query)):
+        if get_tokenizer().subject(body) is None and (opening := get_tokenizer().subject(last.query)):
             return opening + body  # 那要公示多久？: the earlier subject for a new predicate
         return body
     return query
@@ -113,12 +95,12 @@ CONTEXT_WORDS = 3
 """How many topic words of the earlier question a follow-up without a marker carries (set by hand)."""
 
 
-def topic_words(searcher, earlier: str, query: Query, n: int = CONTEXT_WORDS) -> tuple[str, ...]:
+def topic_words(searcher: Searcher, earlier: str, query: Query, n: int = CONTEXT_WORDS) -> tuple[str, ...]:
     """Return the ``n`` rarest nouns of the regulations' vocabulary in ``earlier`` that ``query`` does not repeat: the
     topic a follow-up such as 任期几年 or 人少的单位咋办 leaves unsaid."""
     tokenizer = searcher.tokenizer
     said = set(query.words)
-    words = [w for w in dict.fromkeys(searcher.parse(earlier).words)
+    words = [w for w in dict.fromkeys(tokenizer.query(earlier))
              if len(w) >= 2 and w not in said and w in searcher.in_regulations and tokenizer.is_noun(w)
              and not tokenizer.asks_or_qualifies(w)]
     return tuple(sorted(words, key=lambda w: -searcher.token_weight(w))[:n])

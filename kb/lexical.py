@@ -37,6 +37,9 @@ _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
 _FUNCTION_TAGS = frozenset("mdrpcuyqfl")
 _ASKING_LEADS = frozenset("几哪啥多要能可该会最谁怎")
 _HEDGES = frozenset({"一般", "通常", "大概", "大约", "原则上", "规定", "按规定", "具体"})
+# Tags of the words a question's subject is made of: nouns, names, abbreviations, idioms, 区别词 and adjectives.
+_SUBJECT_TAGS = ("n", "j", "l", "b", "a", "vn", "an", "nz", "nt", "ns", "nr", "eng")
+_PREDICATE_WORDS = frozenset("几 多少 多久 怎么 怎样 如何 是否 能 能否 可以 可不可以 应当 应该 要 需要 有 是 什么 哪些 哪 吗 由 在 的".split())
 
 
 class Tokenizer:
@@ -100,6 +103,16 @@ class Tokenizer:
         """Return whether the dictionaries tag ``word`` as a noun (科级, 聊天记录), unknown words included."""
         self._tagger.makesure_userdict_loaded()
         return self._tagger.word_tag_tab.get(word, "n")[:1] == "n"
+
+    def subject(self, question: str) -> str | None:
+        """Return the noun phrase a question opens with (``机关党支部委员会`` in ``机关党支部委员会几年换一届``), or None."""
+        words = []
+        for word, tag in self.tagged(question):
+            if word in _PREDICATE_WORDS or word[0] in "几多" or not tag.startswith(_SUBJECT_TAGS) or not word.strip():
+                break
+            words.append(word)
+        subject = "".join(words)
+        return subject if len(subject) >= 2 and question.startswith(subject) and subject != question else None
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """Return ``text`` cut into (word, part-of-speech tag) pairs."""

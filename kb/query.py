@@ -69,6 +69,8 @@ class Query:
     known: tuple[KnownDocument, ...] = ()
     nonsense: bool = False
     instruction: bool = False
+    subject: str | None = None
+    """The noun phrase the question opens with (入党积极分子 in 入党积极分子的集中培训要多少学时)."""
     context: tuple[str, ...] = ()
     """Topic words of the conversation that a follow-up leaves unsaid (任期几年 after a question on 机关党支部书记)."""
     about_speech: bool = False
@@ -110,6 +112,6 @@ class QueryParser:
             years=years_named(text), entities=tuple(self.tokenizer.entities(text)),
             titles=tuple(bracketed_titles(text)), spoken_titles=tuple(spoken_titles(text)),
             known=tuple(documents_named(text)), nonsense=is_nonsense(text),
-            instruction=is_instruction(text),
+            instruction=is_instruction(text), subject=self.tokenizer.subject(text),
             about_speech=asks_about_speech(text),
         )

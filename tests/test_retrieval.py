@@ -158,6 +158,17 @@ def test_an_instruction_to_the_assistant_is_told_apart_from_a_question(question,
     assert is_instruction(question) is instructs
 
 
+@pytest.mark.parametrize("question, subject", [("入党积极分子的集中培训要多少学时", "入党积极分子"),
+                                               ("机关党支部委员会几年换一届", "机关党支部委员会"),
+                                               ("受了处分还能提拔吗", None)])
+def test_the_query_holds_the_noun_phrase_it_opens_with(question, subject):
+    from kb.lexical import get_tokenizer
+    from kb.query import QueryParser
+    from kb.terms import load_terms
+
+    assert QueryParser(get_tokenizer(), load_terms()).parse(question).subject == subject
+
+
 def test_off_topic_similarity_is_the_nearest_example():
     import numpy as np
 

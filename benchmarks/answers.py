@@ -8,7 +8,7 @@ commit's matching rules, from their per-question results: refusal recall, false 
 evidence over all answerable questions (refusals as misses), hit@1, hit@5, colloquial hit@5, follow-ups citing the
 evidence, and answer latency p50/p95 (timed by each side's eval, in process). The earlier commit is exported with
 ``git archive`` and run with this virtual environment; its knowledge base (``--before-kb``) is kept current by that
-commit's own ingest (the first time the whole corpus, torch embedding then: about ten minutes on 2 cores). It knew neither the kinds
+commit's own ingest (the first time the whole corpus, torch embedding then: about 11 minutes on 2 cores). It knew neither the kinds
 ``colloquial`` and ``followup`` nor a ``history``, so it gets colloquial questions as ``paraphrase`` and a follow-up
 without its earlier turn, as a user of that version would have asked it. Figures are printed, not asserted.
 """

@@ -135,7 +135,8 @@ def repair_summary(reps) -> str:
 
 INTERNAL_ERROR = "服务内部出错，本次请求未完成，知识库未受影响；请稍后重试，如反复出现请联系管理员查看服务日志。"
 STORE_DOWN = "向量库（Chroma 服务）暂时无法连接"
-STORE_DOWN_NOTICE = STORE_DOWN + "，本次回答仅依据关键词检索，准确度可能下降；请联系管理员检查 Chroma 服务。"
+STORE_DOWN_STALE = STORE_DOWN + "，知识库最近的修改尚未载入，本次回答依据修改前的内容；请联系管理员检查 Chroma 服务。"
+RELOAD_FAILED = "知识库最近的修改暂时无法载入，本次回答依据修改前的内容；请联系管理员查看服务日志。"
 STORE_DOWN_WRITE = STORE_DOWN + "，本次修改未执行，知识库未作任何修改；请在 Chroma 服务恢复后重试。"
 UNLOCKED = "密码正确，可以上传、删除和重新导入（30 分钟内有效）。"
 UPLOAD_LOCKED = "请先在“管理员密码”框输入密码并按回车，验证通过后再选择文件；文件未上传到服务器。"

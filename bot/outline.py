@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 
 from kb.grammar import ARTICLE_HEAD, DIVISION_LINE
 from kb.lexical import STOPWORDS
-from kb.retrieve import DEFAULT_FUSION, Filters, Searcher
+from kb.fusion import DEFAULT_FUSION
+from kb.retrieve import Filters, Searcher
 from kb.schema import Chunk
 from kb.sentences import split_sentences
 

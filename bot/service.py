@@ -6,7 +6,6 @@ texts it returns come from bot/messages.py.
 """
 from __future__ import annotations
 
-import itertools
 import math
 import tempfile
 import threading
@@ -98,7 +97,6 @@ class Service:
 
             llm = ChatClient.from_settings(settings)  # None unless an OpenAI-compatible endpoint is configured
         self.answerer = Answerer(self.searcher, llm=llm)
-        self.lexical = Answerer(self.searcher, llm=llm, mode="lexical")  # while the Chroma server is away
         self.throttle = Throttle()
         self.importer: BackgroundImport | None = None
         self.access: Access = access_policy(settings.admin_password, host)
@@ -116,7 +114,11 @@ class Service:
     # ---- reading -------------------------------------------------------------------------------------------
 
     def fresh(self):
-        """Return the searcher, reloaded first if the knowledge base changed (Searcher.refresh holds its own lock)."""
+        """Return the searcher, reloaded first if the knowledge base changed (Searcher.refresh holds its own lock).
+
+        Searches read vectors from memory, so only a reload needs the Chroma server; while a reload fails, the state
+        loaded before is served with a notice (see _noted).
+        """
         self.searcher.refresh()
         return self.searcher
 
@@ -214,8 +216,11 @@ class Service:
         words = dict.fromkeys(self.searcher.tokenizer.query(query))
         return [w for w in words if len(w) >= 3 or self.searcher.token_weight(w) >= COMMON_IDF]
 
-    def _noted(self, answer: Answer, *notes: str) -> Answer:
-        """Return ``answer`` with the notices that apply now (store unreachable, import still running) appended."""
+    def _noted(self, answer: Answer) -> Answer:
+        """Return ``answer`` with the notices that apply now (changes not loaded, import still running) appended."""
+        error = self.searcher.reload_error
+        notes: tuple[str, ...] = () if error is None else \
+            (msg.STORE_DOWN_STALE if limits.store_down(error) else msg.RELOAD_FAILED,)
         state = self.import_state()
         if state.running:
             notes += (msg.still_importing(state.done, state.total),)
@@ -223,47 +228,24 @@ class Service:
         return replace(answer, notice="；".join(notes)) if notes else answer
 
     def ask(self, question: str, doc_type: str = "", doc: str = "", in_force: bool = True) -> Answer:
-        """Return the answer to ``question`` (from lexical search, with a notice, while Chroma is away)."""
+        """Return the answer to ``question``."""
         question, filters = limits.question(question), self.filters(doc_type, doc, in_force)
         self.fresh()
-        try:
-            return self._noted(self.answerer.ask(question, filters=filters))
-        except Exception as exc:
-            if not limits.store_down(exc):
-                raise
-        return self._noted(self.lexical.ask(question, filters=filters), msg.STORE_DOWN_NOTICE)
+        return self._noted(self.answerer.ask(question, filters=filters))
 
     def stream(self, question: str, turns: Sequence[Turn], doc_type: str = "", doc: str = "",
                in_force: bool = True) -> Iterator[str | Answer]:
         """Yield the growing answer text, then the Answer; raises DjkbError."""
         question, filters = limits.question(question), self.filters(doc_type, doc, in_force)
         self.fresh()
-        parts, notes = self.answerer.stream(question, turns, filters), ()
-        try:
-            first = next(parts)  # retrieval runs before the first part
-        except StopIteration:
-            return
-        except Exception as exc:
-            if not limits.store_down(exc):
-                raise
-            parts, notes = self.lexical.stream(question, turns, filters), (msg.STORE_DOWN_NOTICE,)
-            first = next(parts)
-        for part in itertools.chain([first], parts):
-            yield self._noted(part, *notes) if isinstance(part, Answer) else part
+        for part in self.answerer.stream(question, turns, filters):
+            yield self._noted(part) if isinstance(part, Answer) else part
 
     def search(self, query: str, k: int = 10, doc_type: str = "", doc: str = "", mode: str = "hybrid") -> list[Hit]:
-        """Return hits for ``query`` (hybrid falls back to lexical while Chroma is away); raises DjkbError."""
+        """Return hits for ``query``; raises DjkbError."""
         query, k = limits.question(query, "查询"), limits.integer(k, "k", 1, limits.MAX_TOP_K, default=10)
         mode, filters = limits.optional_text(mode, "mode") or "hybrid", self.filters(doc_type, doc)
-        searcher = self.fresh()
-        try:
-            return searcher.search(query, k=k, mode=mode, filters=filters)
-        except Exception as exc:
-            if not limits.store_down(exc):
-                raise
-            if mode == "dense":
-                raise DjkbError(msg.STORE_DOWN + "，无法进行语义检索；请改用 mode=lexical 或 hybrid。") from exc
-        return searcher.search(query, k=k, mode="lexical", filters=filters)
+        return self.fresh().search(query, k=k, mode=mode, filters=filters)
 
     # ---- study materials -----------------------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ def calibrate(ctx, set_paths, limit) -> None:
 def tune(ctx, set_path, limit) -> None:
     """扫描融合参数 Fusion。Sweep the fusion parameters."""
     from evals import render, suite
-    from kb.retrieve import DEFAULT_FUSION
+    from kb.fusion import DEFAULT_FUSION
 
     try:
         scores, best = suite.tune_fusion(settings_of(ctx), set_path or suite.DEFAULT_SET, limit,

@@ -11,7 +11,8 @@ import numpy as np
 
 from bot.answer import Answerer
 from bot.assess import Answerability, Evidence
-from kb.retrieve import DEFAULT_FUSION, Candidates, Fusion, Searcher, finish
+from kb.fusion import DEFAULT_FUSION, Candidates, Fusion, finish
+from kb.retrieve import Searcher
 
 from . import metrics as M
 from .dataset import Question

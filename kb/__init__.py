@@ -2,6 +2,6 @@
 
 __all__ = [
     "answertype", "base", "catalog", "compare", "config", "edition_scope", "editions", "embedding", "errors",
-    "grammar", "lexical", "progress", "query", "retrieve", "schema", "sentence_index", "sentences", "status",
+    "fusion", "grammar", "lexical", "progress", "query", "retrieve", "schema", "sentence_index", "sentences", "status",
     "store", "text", "titles", "vector_cache"
 ]

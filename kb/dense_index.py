@@ -1,0 +1,61 @@
+"""Exact dense search: every chunk vector of the knowledge base in one matrix, scored against the query in full.
+
+Chroma stays the store of record. Its HNSW index is approximate: on the 696 dev, cadre-dev and fresh-dev questions
+it left the exact best chunk out of its 50 candidates for 30 of them on one whole-corpus knowledge base and for 46 on
+another built from the same texts (README, Retrieval), so rankings varied with insertion order between machines.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class DocVectors:
+    """The stored chunk vectors of one document, in the order of its chunk ids (chunks without one are left out)."""
+
+    chunk_ids: tuple[str, ...]
+    matrix: np.ndarray
+
+    @classmethod
+    def of(cls, chunk_ids: Sequence[str], vectors: Mapping[str, np.ndarray], dim: int) -> DocVectors:
+        """Return the vectors of ``chunk_ids`` found in ``vectors``."""
+        ids = tuple(c for c in chunk_ids if c in vectors)
+        matrix = np.stack([vectors[c] for c in ids]).astype(np.float32) if ids else np.zeros((0, dim), np.float32)
+        return cls(ids, matrix)
+
+
+@dataclass(frozen=True)
+class DenseIndex:
+    """Chunk vectors of many documents, searched exactly."""
+
+    matrix: np.ndarray
+    chunk_ids: np.ndarray
+    doc_ids: np.ndarray
+
+    @classmethod
+    def build(cls, parts: Sequence[tuple[str, DocVectors]], dim: int) -> DenseIndex:
+        """Return the index of the ``(doc id, vectors)`` parts."""
+        parts = [(d, v) for d, v in parts if v.chunk_ids and v.matrix.shape[1] == dim]
+        if not parts:
+            return cls(np.zeros((0, dim), np.float32), np.array([], object), np.array([], object))
+        return cls(np.concatenate([v.matrix for _, v in parts]),
+                   np.array([c for _, v in parts for c in v.chunk_ids], object),
+                   np.array([d for d, v in parts for _ in v.chunk_ids], object))
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
+        """Return up to ``k`` (chunk id, cosine) pairs, best first, of the documents ``allowed`` (None: all)."""
+        if not len(self) or vector.shape[0] != self.matrix.shape[1]:
+            return []
+        scores = self.matrix @ vector.astype(np.float32)
+        if allowed is not None:
+            scores = np.where(np.isin(self.doc_ids, list(allowed)), scores, -np.inf)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]

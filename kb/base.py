@@ -51,5 +51,5 @@ class KnowledgeBase:
 
     def reopen_store(self, manifest: Manifest) -> None:
         """Open the vector collection ``manifest`` names anew, seeing what other processes wrote since."""
-        client = open_client(Path(self.settings.kb_dir), self.settings.chroma_url, fresh=True)
+        client = open_client(Path(self.settings.kb_dir), self.settings.chroma_url)
         self.store = ChunkStore(client, manifest.model or model_fingerprint(self.embedder), manifest.collection)

@@ -12,6 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def scores(matrix: np.ndarray, doc_ids: np.ndarray, vector: np.ndarray,
+           allowed: Set[str] | None = None) -> np.ndarray:
+    """Return the cosine of ``vector`` to every row of ``matrix`` (unit rows), -inf for rows of documents not
+    ``allowed`` (None: all); empty when the dimensions differ (vectors of another model)."""
+    if not len(matrix) or vector.shape[0] != matrix.shape[1]:
+        return np.zeros(0, np.float32)
+    out = matrix @ vector.astype(np.float32)
+    return out if allowed is None else np.where(np.isin(doc_ids, list(allowed)), out, -np.inf)
+
+
 @dataclass(frozen=True)
 class DocVectors:
     """The stored chunk vectors of one document, in the order of its chunk ids (chunks without one are left out)."""
@@ -23,8 +33,7 @@ class DocVectors:
     def of(cls, chunk_ids: Sequence[str], vectors: Mapping[str, np.ndarray], dim: int) -> DocVectors:
         """Return the vectors of ``chunk_ids`` found in ``vectors``."""
         ids = tuple(c for c in chunk_ids if c in vectors)
-        matrix = np.stack([vectors[c] for c in ids]).astype(np.float32) if ids else np.zeros((0, dim), np.float32)
-        return cls(ids, matrix)
+        return cls(ids, np.stack([vectors[c] for c in ids]) if ids else np.zeros((0, dim), np.float32))
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,10 @@ class DenseIndex:
 
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine) pairs, best first, of the documents ``allowed`` (None: all)."""
-        if not len(self) or vector.shape[0] != self.matrix.shape[1]:
+        found = scores(self.matrix, self.doc_ids, vector, allowed)
+        k = min(k, len(found))
+        if not k:
             return []
-        scores = self.matrix @ vector.astype(np.float32)
-        if allowed is not None:
-            scores = np.where(np.isin(self.doc_ids, list(allowed)), scores, -np.inf)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+        top = np.argpartition(-found, k - 1)[:k]
+        top = top[np.argsort(-found[top], kind="stable")]
+        return [(self.chunk_ids[i], float(found[i])) for i in top if np.isfinite(found[i])]

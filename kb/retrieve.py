@@ -156,9 +156,8 @@ class Searcher:
                 # A write committed between our catalog read and the file reads: read its new state.
                 if attempt == 2:
                     raise
-        # Even the first load reopens it: the knowledge base may have been opened in this process before another
-        # process wrote, and a stale collection knows the new chunk ids without their vectors.
-        self.kb.reopen_store(manifest)
+        if self._generation >= 0 or manifest.collection != self.kb.store.name:
+            self.kb.reopen_store(manifest)
         self._load(manifest, docs)
         self._stamp = stamp
 

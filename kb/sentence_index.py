@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dense_index import scores
 from .schema import Chunk
 from .sentences import split_sentences
 
@@ -89,14 +90,10 @@ class SentenceIndex:
 
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` chunks ranked by their best sentence's cosine to ``vector``, with that cosine."""
-        if not len(self) or vector.shape[0] != self.matrix.shape[1]:
-            return []
-        scores = self.matrix @ vector.astype(np.float32)
-        if allowed is not None:
-            scores = np.where(np.isin(self.doc_ids, list(allowed)), scores, -np.inf)
+        found = scores(self.matrix, self.doc_ids, vector, allowed)
         best: dict[str, float] = {}
-        for i in np.argsort(-scores):
-            if not np.isfinite(scores[i]) or len(best) == k:
+        for i in np.argsort(-found):
+            if not np.isfinite(found[i]) or len(best) == k:
                 break
-            best.setdefault(self.chunk_ids[i], float(scores[i]))
+            best.setdefault(self.chunk_ids[i], float(found[i]))
         return list(best.items())

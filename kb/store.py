@@ -32,11 +32,11 @@ def chunk_metadata(chunk: Chunk) -> dict:
     return {k: v for k, v in meta.items() if v is not None}
 
 
-def open_client(kb_dir: Path, chroma_url: str | None = None, *, fresh: bool = False):
+def open_client(kb_dir: Path, chroma_url: str | None = None):
     """Return a Chroma client: HTTP when ``chroma_url`` is set, else persistent under ``kb_dir/chroma``.
 
-    ``fresh`` opens the persistent store anew: Chroma caches one system per path, whose vector index does not
-    see what another process wrote since.
+    The persistent store is always opened anew: Chroma caches one system per path, whose collections do not see what
+    another process wrote since (they then know a new chunk's id but not its vector).
     """
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -50,11 +50,10 @@ def open_client(kb_dir: Path, chroma_url: str | None = None, *, fresh: bool = Fa
         except Exception as exc:
             raise DjkbError(f"无法连接 Chroma 服务 {chroma_url}：{exc}") from exc
     (kb_dir / "chroma").mkdir(parents=True, exist_ok=True)
-    if fresh:
-        from chromadb.api.shared_system_client import SharedSystemClient
+    from chromadb.api.shared_system_client import SharedSystemClient
 
-        # Only this path's cached system is dropped; clients already holding it keep working until released.
-        SharedSystemClient._identifier_to_system.pop(str(kb_dir / "chroma"), None)
+    # Only this path's cached system is dropped; clients already holding it keep working until released.
+    SharedSystemClient._identifier_to_system.pop(str(kb_dir / "chroma"), None)
     return chromadb.PersistentClient(path=str(kb_dir / "chroma"), settings=chroma_settings)
 
 

@@ -237,8 +237,21 @@ def states_near(expected: Expected, focus: Sequence[str], sentence: str) -> bool
 
 
 def _compound(searcher: Searcher, entity: str) -> bool:
-    """Whether a tagged "name" is a word of the texts plus a suffix character (jieba tags 家里人 a name)."""
-    return len(entity) == 3 and all("\u4e00" <= c <= "\u9fff" for c in entity) and searcher.mentions(entity[:-1])
+    """Whether a tagged "name" is made of words of the texts: one plus a suffix character (jieba tags 家里人 a name),
+    or common words of two or more characters each (聊天记录: a noun that its dictionary tags as a name); a part
+    that is itself a name makes a name (美国共和党)."""
+    if not all("\u4e00" <= c <= "\u9fff" for c in entity):
+        return False
+    if len(entity) == 3:
+        return searcher.mentions(entity[:-1])
+    if searcher.tokenizer.segment(entity, hmm=False) != [entity]:
+        return False  # not one dictionary word, so a name found by its pattern (第二十一次全国代表大会)
+    # made[i]: entity[:i] splits into such words
+    made = [True] + [False] * len(entity)
+    for end in range(2, len(entity) + 1):
+        made[end] = any(made[start] and searcher.mentions(part := entity[start:end])
+                        and not searcher.tokenizer.is_proper(part) for start in range(end - 1))
+    return made[-1]
 
 
 def _sentences(hits: Sequence[Hit]) -> list[tuple[Chunk, str]]:

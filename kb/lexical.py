@@ -28,10 +28,15 @@ _CN = "一二三四五六七八九十"
 _NUMBERED_EVENT = re.compile(rf"第[{_CN}]+次全国代表大会|[{_CN}]+届[{_CN}]+中全会|(?<![{_CN}第])[{_CN}]{{2,3}}大(?=[^会学家力量]|$)")
 # jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
 _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
-# Two characters make a name only as a person's name jieba guesses or 老/小 with a surname, or a foreign word (张某,
-# 老李, PC): its dictionary also tags everyday words two-character places or names (上岗, 下河, 段子) and cuts 条例里加了
-# into a name 里加.
+_PROPER_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
+# Two characters make a name only as a person's name jieba guesses or 老/小 with a surname, each with a surname, or a
+# foreign word (张某, 老李, PC): its dictionary also tags everyday words two-character places or names (上岗, 下河, 段子,
+# 小错), and its guesses cut 条例里加了 into a name 里加 and 购物卡会受 into 卡会.
 _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
+# The common surnames (about the 130 most frequent in the census), for the two-character names above.
+_SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
+                      "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
+                      "戴莫孔向汤常康温施牛洪文欧乔易殷庞樊兰柳岳祝齐葛单包左鲁章纪舒阮聂柴倪季翟申耿关焦习")
 # Numeral, adverb, pronoun, preposition, conjunction, particle, modal, measure-word, locative (上面) and set-phrase
 # (按规定) tags; locatives and set phrases were added with the focus-word rules (blind3-dev: one false refusal fewer).
 _FUNCTION_TAGS = frozenset("mdrpcuyqfl")
@@ -104,6 +109,12 @@ class Tokenizer:
         self._tagger.makesure_userdict_loaded()
         return self._tagger.word_tag_tab.get(word, "n")[:1] == "n"
 
+    def is_proper(self, word: str) -> bool:
+        """Return whether the dictionaries tag ``word`` as a place, person or organization (美国, 共和党), not as an
+        other proper noun (nz), which its dictionary also gives everyday words (聊天)."""
+        self._tagger.makesure_userdict_loaded()
+        return self._tagger.word_tag_tab.get(word, "") in _PROPER_TAGS
+
     def subject(self, question: str) -> str | None:
         """Return the noun phrase a question opens with (``机关党支部委员会`` in ``机关党支部委员会几年换一届``), or None."""
         words = []
@@ -130,7 +141,8 @@ class Tokenizer:
             return len(word.strip()) > 2
         self._tagger.makesure_userdict_loaded()
         guessed = word not in self._tagger.word_tag_tab
-        return tag == "eng" or (tag in _TWO_CHAR_NAME_TAGS and (guessed or word[0] in "老小"))
+        surname = word[1] if word[0] in "老小" else word[0] if guessed else ""
+        return tag == "eng" or (tag in _TWO_CHAR_NAME_TAGS and surname in _SURNAMES)
 
 
 @functools.lru_cache(maxsize=4)

@@ -45,8 +45,10 @@ _TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{2,30}(条例|章程|细则|准则|规
 _SPOKEN = re.compile(r"(?:^|[，,。？?！!；;：:\s、\d]|按照|根据|依照|依据|那个|这个|有个)"
                      r"([\u4e00-\u9fff]{2,20}?(?:条例|准则|细则|规定|办法|规则))")
 _EDITION_WORDS = re.compile(r"^(?:年版|年|版)的?")  # what is left of 2013年版的 after the digits
-# A name holding a function word or a question word is a phrase about rules (有规定, 这个处分条例), not a title.
-_NOT_A_NAME = re.compile(r"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|[有没无]$")
+# A name holding a function word, a question word or an A-not-A question (违不违反) is a phrase about rules (有规定,
+# 这个处分条例), not a title; so is one ending in a verb that takes rules as its object (违反规定).
+_NOT_A_NAME = re.compile(r"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|([\u4e00-\u9fff])[不没]\1|[有没无]$"
+                         r"|(?:违反|违背|遵守|符合|执行|落实|不按)$")
 
 
 def spoken_titles(text: str) -> list[str]:

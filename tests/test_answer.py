@@ -73,6 +73,7 @@ def test_a_quantity_stated_for_another_subject_is_refused_and_said_so(answerer):
     # An edition named loosely (那版), here with its month.
     ("2014年5月印的那版发展党员工作细则对入党介绍人怎么规定", "知识库中没有《中国共产党发展党员工作细则》（2014年发布）"),
     ("党的二十一大提出了哪些新要求？", "知识库中没有提到“二十一大”"),
+    ("美国共和党怎么发展党员", "知识库中没有提到“美国共和党”"),
     # A regulation-like name or edition without 《》 that no stored title matches.
     ("党内关怀帮扶办法对困难党员补助多少", "知识库中没有《党内关怀帮扶办法》"),
     ("2013年版的厉行节约反对浪费条例对公务用车怎么规定", "知识库中没有《党政机关厉行节约反对浪费条例》（2013年发布）"),
@@ -93,6 +94,13 @@ def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, 
 def test_everyday_wording_of_a_rule_is_answered(answerer, question, words):
     answer = answerer.ask(question)
     assert not answer.refused and words in answer.answer, answer.answer
+
+
+@pytest.mark.corpus
+def test_a_common_noun_tagged_as_a_name_is_not_an_unknown_name(answerer):
+    # jieba's dictionary tags 聊天记录 a proper noun; the texts use 聊天 and 记录.
+    answer = answerer.ask("单位领导能不能翻看党员手机里的聊天记录")
+    assert "没有提到" not in answer.reason, answer.reason
 
 
 @pytest.mark.corpus

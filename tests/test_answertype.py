@@ -127,3 +127,5 @@ def test_names_include_numbered_congresses_and_plenums():
     # Two characters: a guessed person's name or 老/小 with a surname, not a dictionary word tagged as a place or name.
     assert entities("县委书记张某的电话") == ["张某"] and entities("村支书老李受过啥处分") == ["老李"]
     assert entities("转发议论中央的段子算违纪吗") == [] and entities("有没有上岗培训") == []
+    # Two characters with 小 or guessed by jieba are a name only with a surname (小王, not 小错 or 购物卡会受's 卡会).
+    assert entities("小王犯了点小错") == ["小王"] and entities("收了购物卡会受什么处分") == []

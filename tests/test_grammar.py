@@ -109,6 +109,9 @@ def test_the_grep_finds_the_grammar_module_itself():
     ("越南共产党规定的预备期多长", []),
     ("领导干部报告个人有关事项规定 要报哪些", ["领导干部报告个人有关事项规定"]),
     ("按照党费收缴使用管理的那个规定", []),
+    # An A-not-A question or a verb that takes rules as its object: a phrase about rules.
+    ("党员下班后炒股，违不违反规定", []),
+    ("私车公养，算违反规定吗", []),
 ])
 def test_names_of_regulations_written_without_brackets(text, names):
     from kb.titles import spoken_titles

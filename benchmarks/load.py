@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.catalog import CATALOG_FILE, LEGACY_MANIFEST
+
 from .common import gradio_call, percentiles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,7 +182,7 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=ROOT, help="serve this source tree (a baseline checkout)")
     ap.add_argument("--skip-long", action="store_true", help="leave out the 100,000-character question")
     args = ap.parse_args()
-    if not (args.kb / "manifest.json").is_file():
+    if not any((args.kb / name).is_file() for name in (CATALOG_FILE, LEGACY_MANIFEST)):
         raise SystemExit(f"no knowledge base at {args.kb}: build one with `djkb ingest` first")
     port = free_port()
     base = f"http://127.0.0.1:{port}/"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.answertype import Expected, states_year
+from kb.editions import asks_content, asks_history
 from kb.query import Query
 from kb.retrieve import ArticleLookup, Searcher
 from kb.schema import Chunk, Hit
@@ -138,7 +139,16 @@ def missing_document(searcher: Searcher, q: Query) -> str | None:
     present = [doc for doc in q.known if doc.title not in missing]
     if not missing or present:
         return None
+    # When a document was issued is told by the texts that mention it (a speech on the 支部工作条例), not by its own text.
+    if asks_history(q.text) and not asks_content(q.text) and all(_mentioned(searcher, q, name) for name in missing):
+        return None
     return lacking(searcher, missing)
+
+
+def _mentioned(searcher: Searcher, q: Query, title: str) -> bool:
+    """Whether some passage names the document ``title``, by its title or one of the short names the query uses."""
+    names = next((doc.names for doc in q.known if doc.title == title), (title,))
+    return any(searcher.mentions(name) for name in names if name in q.text or name == title)
 
 
 def lacking(searcher: Searcher, titles: Sequence[str]) -> str:

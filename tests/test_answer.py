@@ -293,6 +293,13 @@ def test_a_document_the_knowledge_base_lacks_is_refused_by_title(answerer, quest
 
 
 @pytest.mark.corpus
+def test_when_a_lacking_document_was_issued_is_asked_of_the_texts_that_mention_it(answerer):
+    answer = answerer.ask("支部工作条例试行是什么时候印发的")
+    assert not answer.refused and "知识库中没有《" not in answer.reason, answer.answer
+    assert "支部工作条例" in " ".join(c.chunk.text for c in answer.citations)
+
+
+@pytest.mark.corpus
 def test_typo_and_colloquial_wording_reach_the_rule(searcher):
     """处份 is read as 处分 and 炒股 as 买卖股票: the article on trading shares is found."""
     q = searcher.parse("炒股被发现了会受处份吗")

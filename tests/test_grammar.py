@@ -117,3 +117,15 @@ def test_names_of_regulations_written_without_brackets(text, names):
     from kb.titles import spoken_titles
 
     assert spoken_titles(text) == names
+
+
+@pytest.mark.parametrize("text, history", [
+    ("支部工作条例是哪天印发的", True),
+    ("巡视工作条例什么时候开始施行", True),
+    ("问责条例规定了哪些问责方式", False),
+    ("巡视组进驻多长时间", False),
+])
+def test_a_question_about_when_a_text_was_issued(text, history):
+    from kb.editions import asks_history
+
+    assert asks_history(text) is history

@@ -29,9 +29,9 @@ _NUMBERED_EVENT = re.compile(rf"第[{_CN}]+次全国代表大会|[{_CN}]+届[{_C
 # jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
 _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
 _PROPER_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
-# Two characters make a name only as a person's name jieba guesses or 老/小 with a surname, each with a surname, or a
-# foreign word (张某, 老李, PC): its dictionary also tags everyday words two-character places or names (上岗, 下河, 段子,
-# 小错), and its guesses cut 条例里加了 into a name 里加 and 购物卡会受 into 卡会.
+# Two characters make a name only with a common surname, as a person's name jieba guesses (张某) or 老/小 and a
+# surname (老李), or as a foreign word (PC): its dictionary also tags everyday words two-character places or names
+# (上岗, 下河, 段子, 小错), and its guesses cut 条例里加了 into a name 里加 and 购物卡会受 into 卡会.
 _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
 # The common surnames (about the 130 most frequent in the census), for the two-character names above.
 _SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"

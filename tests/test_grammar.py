@@ -112,6 +112,11 @@ def test_the_grep_finds_the_grammar_module_itself():
     # An A-not-A question or a verb that takes rules as its object: a phrase about rules.
     ("党员下班后炒股，违不违反规定", []),
     ("私车公养，算违反规定吗", []),
+    # A phrase opening with such a verb, and "this" or "relevant" regulations.
+    ("坚持和平外交，维护国际关系基本准则", []),
+    ("从轻处分，是指在本条例规定的处分幅度以内", []),
+    ("有违反有关规定行为的怎么处理", []),
+    ("公务员基本准则有哪些", ["公务员基本准则"]),
 ])
 def test_names_of_regulations_written_without_brackets(text, names):
     from kb.titles import spoken_titles

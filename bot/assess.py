@@ -255,7 +255,7 @@ def _compound(searcher: Searcher, entity: str) -> bool:
     if len(entity) == 3:
         return searcher.mentions(entity[:-1])
     if searcher.tokenizer.segment(entity, hmm=False) != [entity]:
-        return False  # not one dictionary word, so a name found by its pattern (第二十一次全国代表大会)
+        return False  # not one dictionary word: a name jieba guessed (姚国海) or found by pattern (第二十一次全国代表大会)
     # made[i]: entity[:i] splits into such words
     made = [True] + [False] * len(entity)
     for end in range(2, len(entity) + 1):

@@ -158,8 +158,11 @@ _CONGRESS_YEARS = {"二": 1922, "三": 1923, "四": 1925, "五": 1927, "六": 19
 _ASK_CONGRESS = re.compile(r"(?<![一二三四五六七八九十])(十[一二三四五六七八九]?|二十|[二三四五六七八九])大(?:修改|通过)?的?(?=党章)")
 # 七大党章对候补期是咋规定的: a loosely named edition asked for what it says, not for its history.
 _ASKS_CONTENT = re.compile(r"规定|要求|怎么说|咋说|怎么写|咋写|写的|写了")
-_ASKS_WHEN = re.compile(r"哪天|哪一天|哪年|哪一年|哪个月|几月|几号|什么时候|啥时候|何时|时间|日期")
-_ISSUED = re.compile(r"印发|发布|通过|实施|施行|出台|颁布|公布|制定|试行")
+# 哪年印发的, 什么时候施行, 印发时间: asked when, together with being issued (巡视工作条例通过多长时间巡视一次 is not).
+_ASKED_ISSUE = r"印发|发布|通过|实施|施行|出台|颁布|公布|制定|试行"
+_ASKS_WHEN = re.compile(r"哪天|哪一天|哪年|哪一年|哪个月|几月|几号|什么时候|啥时候|何时")
+_ASKS_ISSUED = re.compile(_ASKED_ISSUE)
+_ASKS_ISSUE_DATE = re.compile(rf"(?:{_ASKED_ISSUE})的?(?:时间|日期)")
 _ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行(?!有效))(?:本)?的?")
 
 
@@ -183,7 +186,7 @@ def edition_asked(text: str) -> EditionAsk | None:
 
 def asks_history(text: str) -> bool:
     """Return whether ``text`` asks when a text was issued, passed or put in force (哪年印发的, 什么时候施行)."""
-    return bool(_ASKS_WHEN.search(text) and _ISSUED.search(text))
+    return bool(_ASKS_WHEN.search(text) and _ASKS_ISSUED.search(text) or _ASKS_ISSUE_DATE.search(text))
 
 
 def asks_content(text: str) -> bool:

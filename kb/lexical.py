@@ -28,12 +28,12 @@ _CN = "一二三四五六七八九十"
 _NUMBERED_EVENT = re.compile(rf"第[{_CN}]+次全国代表大会|[{_CN}]+届[{_CN}]+中全会|(?<![{_CN}第])[{_CN}]{{2,3}}大(?=[^会学家力量]|$)")
 # jieba's tags for place (ns), person (nr, nrt, nrfg), organization (nt) and other proper (nz) names, and Latin words.
 _ENTITY_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt", "nz", "eng"})
-_PROPER_TAGS = frozenset({"ns", "nr", "nrt", "nrfg", "nt"})
+_PROPER_TAGS = _ENTITY_TAGS - {"nz", "eng"}  # places, people and organizations
 # Two characters make a name only with a common surname, as a person's name jieba guesses (张某) or 老/小 and a
 # surname (老李), or as a foreign word (PC): its dictionary also tags everyday words two-character places or names
 # (上岗, 下河, 段子, 小错), and its guesses cut 条例里加了 into a name 里加 and 购物卡会受 into 卡会.
 _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
-# The common surnames (about the 130 most frequent in the census), for the two-character names above.
+# 139 common surnames, for the two-character names above.
 _SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
                       "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
                       "戴莫孔向汤常康温施牛洪文欧乔易殷庞樊兰柳岳祝齐葛单包左鲁章纪舒阮聂柴倪季翟申耿关焦习")

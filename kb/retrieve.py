@@ -107,7 +107,7 @@ class Searcher:
 
     def __init__(self, kb: KnowledgeBase, fusion: Fusion = DEFAULT_FUSION):
         # numpy's OpenBLAS threads spin for a while after each product and starve the query embedder's threads: on 2
-        # cores, search p50 43 ms / p95 128 ms with them, 22 / 27 with one (a search's products take 0.2 ms).
+        # cores, search p50 42-63 ms / p95 118-135 with two, 22-24 / 28-29 with one (a search's products take 0.2 ms).
         threadpool_limits(limits=1, user_api="blas")
         self.kb = kb
         self.fusion = fusion

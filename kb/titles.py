@@ -48,8 +48,10 @@ _EDITION_WORDS = re.compile(r"^(?:年版|年|版)的?")  # what is left of 2013�
 # A name holding a function word, a question word or an A-not-A question (违不违反) is a phrase about rules (有规定,
 # 这个处分条例), not a title; so is one that opens or ends with a verb taking rules as its object (违反规定, 维护国际关系
 # 基本准则), or that ends in "the" or "relevant" (本条例, 有关规定).
-_NOT_A_NAME = re.compile(r"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|([\u4e00-\u9fff])[不没]\1|[有没无]$|(?<![基根资成样版文课日])[本该此]$"
-                         r"|^(?:违反|违背|遵守|符合|执行|落实|维护|贯彻|是指)|(?:违反|违背|遵守|符合|执行|落实|不按|有关|相关)$")
+_RULE_VERBS = "违反|违背|遵守|符合|执行|落实"
+_NOT_A_NAME = re.compile(rf"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|([\u4e00-\u9fff])[不没]\1"
+                         rf"|[有没无]$|(?<![基根资成样版文课日])[本该此]$|(?:{_RULE_VERBS}|不按|有关|相关)$"
+                         rf"|^(?:{_RULE_VERBS}|维护|贯彻|是指)")
 
 
 def spoken_titles(text: str) -> list[str]:

@@ -144,3 +144,34 @@ def test_each_package_exports_what_others_use(package):
     used = {b.split(".")[1] for a, targets in _graph().items() for b in targets
             if b.startswith(package + ".") and not a.startswith(package)}
     assert used <= exported, f"{package}: used from outside but not exported: {sorted(used - exported)}"
+
+
+def _rebound(source: str) -> list[str]:
+    """Return the names a module's top level binds more than once (a constant defined again shadows the first)."""
+    seen: set[str] = set()
+    again = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+        else:
+            continue
+        again += [n for n in names if n in seen]
+        seen.update(names)
+    return again
+
+
+def test_no_module_binds_a_top_level_name_twice():
+    rebound = {name: names for name, path in _modules().items()
+               if (names := _rebound(path.read_text(encoding="utf-8")))}
+    assert rebound == {}
+
+
+@pytest.mark.parametrize("source, names", [
+    ('_ISSUED = re.compile("a")\ndef f(): pass\n_ISSUED = re.compile("b")\n', ["_ISSUED"]),
+    ('A = 1\ndef a(): pass\nclass B: pass\n', []),
+])
+def test_the_rebinding_check_finds_a_second_binding(source, names):
+    assert _rebound(source) == names

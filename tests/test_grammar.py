@@ -129,6 +129,8 @@ def test_names_of_regulations_written_without_brackets(text, names):
     ("巡视工作条例什么时候开始施行", True),
     ("问责条例规定了哪些问责方式", False),
     ("巡视组进驻多长时间", False),
+    ("廉洁自律准则的发布日期", True),
+    ("巡视工作条例通过多长时间巡视一次", False),
 ])
 def test_a_question_about_when_a_text_was_issued(text, history):
     from kb.editions import asks_history

@@ -212,10 +212,12 @@ def fusion_table(scores: Sequence, best, current=None, limit: int | None = None)
         mark = " ◀ 最佳" if s is best else ""
         if current is not None and f == current:
             mark += " （当前默认）"
-        rows.append([f"{f.dense_weight:g}", f"{f.lexical_weight:g}", str(f.k), f"{f.regulation_boost:g}",
+        rows.append([f"{f.dense_weight:g}", f"{f.lexical_weight:g}", f"{f.grams_weight:g}", str(f.k),
+                     f"{f.regulation_boost:g}",
                      fmt(s.hit1), fmt(s.hit5), fmt(s.mrr) + mark])
     if limit:
         rows = rows[:limit] + [r for r in rows[limit:] if "当前默认" in r[-1]]
-    return ("融合参数扫描（可回答问题；dense/lexical 各检索一次，50 个候选；按 hit@5、MRR@10 排序）\n\n"
-            + table(["dense_weight", "lexical_weight", "k", "regulation_boost", "hit@1", "hit@5", "MRR@10"], rows)
+    return ("融合参数扫描（可回答问题；dense/lexical/字二元组各检索一次，50 个候选；按 hit@5、MRR@10 排序）\n\n"
+            + table(["dense_weight", "lexical_weight", "grams_weight", "k", "regulation_boost", "hit@1", "hit@5",
+                     "MRR@10"], rows)
             + f"\n\n最佳：{best.fusion}：hit@1 {best.hit1:.3f}，hit@5 {best.hit5:.3f}，MRR@10 {best.mrr:.3f}")

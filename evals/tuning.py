@@ -21,6 +21,7 @@ from .matching import matched_places
 Progress = Callable[[str, int, int], None]
 
 LEXICAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+GRAMS_WEIGHTS = (0.0, 0.5, 1.0)
 FUSION_KS = (2, 3, 5, 10, 20, 40, 60)
 REGULATION_BOOSTS = (0.0, 0.25, 0.5, 1.0)
 MAX_FALSE_REFUSALS = 0.05
@@ -146,13 +147,16 @@ def score_fusion(rows: Sequence[Rankings], fusion: Fusion) -> FusionScore:
 
 
 def sweep_fusion(rows: Sequence[Rankings], weights: Sequence[float] = LEXICAL_WEIGHTS,
-                 ks: Sequence[int] = FUSION_KS, boosts: Sequence[float] = REGULATION_BOOSTS) -> list[FusionScore]:
-    """Return the score of every (lexical weight, k, regulation boost) with dense weight 1 (only the ratio
-    matters), and of lexical alone."""
-    grid = [replace(DEFAULT_FUSION, dense_weight=1.0, lexical_weight=w, k=k, regulation_boost=b)
-            for w in weights for k in ks for b in boosts]
-    grid += [replace(DEFAULT_FUSION, dense_weight=0.0, lexical_weight=1.0, k=k, regulation_boost=0.0) for k in ks[:1]]
-    return [score_fusion(rows, f) for f in grid]
+                 grams: Sequence[float] = GRAMS_WEIGHTS, ks: Sequence[int] = FUSION_KS,
+                 boosts: Sequence[float] = REGULATION_BOOSTS) -> list[FusionScore]:
+    """Return the score of every (lexical weight, bigram weight, k) with dense weight 1 (only the ratios matter), of
+    every regulation boost at the default weights, and of word BM25 alone."""
+    grid = [replace(DEFAULT_FUSION, dense_weight=1.0, lexical_weight=w, grams_weight=g, k=k)
+            for w in weights for g in grams for k in ks]
+    grid += [replace(DEFAULT_FUSION, regulation_boost=b) for b in boosts]
+    grid += [replace(DEFAULT_FUSION, dense_weight=0.0, lexical_weight=1.0, grams_weight=0.0, k=k, regulation_boost=0.0)
+             for k in ks[:1]]
+    return [score_fusion(rows, f) for f in dict.fromkeys(grid)]
 
 
 def best_fusion(scores: Sequence[FusionScore]) -> FusionScore:

@@ -12,7 +12,7 @@ from kb.base import KnowledgeBase
 from kb.catalog import DEFAULT_COLLECTION, DocEntry, Manifest, StoredDoc
 from kb.embedding import fingerprint_conflict, model_fingerprint
 from kb.errors import CatalogCorrupt, disk_errors
-from kb.lexical import BM25Index
+from kb.lexical import BM25Index, gram_index
 from kb.schema import Chunk, Document
 from kb.sentence_index import SentenceVectors, model_tag, sentence_units, unit_text
 from kb.store import ChunkStore
@@ -208,14 +208,16 @@ def _best_collection(kb: KnowledgeBase) -> str:
 
 
 def rebuild_lexical(kb: KnowledgeBase, manifest: Manifest) -> BM25Index:
-    """Rebuild and save the BM25 index from the stored token lists (tokenizing happened at ingest)."""
-    ids, tokens = [], []
+    """Rebuild and save the BM25 indexes: of words, from the stored token lists (tokenizing happened at ingest), and
+    of character bigrams."""
+    chunks, tokens = [], []
     for doc_id in sorted(manifest.documents):
-        _, chunks, doc_tokens = kb.catalog.read_doc(doc_id)
-        ids.extend(c.chunk_id for c in chunks)
+        _, doc_chunks, doc_tokens = kb.catalog.read_doc(doc_id)
+        chunks.extend(doc_chunks)
         tokens.extend(doc_tokens)
-    index = BM25Index.build(ids, tokens)
+    index = BM25Index.build([c.chunk_id for c in chunks], tokens)
     index.save(Path(kb.settings.kb_dir) / "bm25", manifest.generation)
+    gram_index(chunks).save(Path(kb.settings.kb_dir) / "grams", manifest.generation)
     return index
 
 

@@ -47,6 +47,28 @@ _SUBJECT_TAGS = ("n", "j", "l", "b", "a", "vn", "an", "nz", "nt", "ns", "nr", "e
 _PREDICATE_WORDS = frozenset("几 多少 多久 怎么 怎样 如何 是否 能 能否 可以 可不可以 应当 应该 要 需要 有 是 什么 哪些 哪 吗 由 在 的".split())
 
 
+_RUN = re.compile(r"[0-9a-z\u4e00-\u9fff]+")
+
+
+def char_grams(text: str) -> list[str]:
+    """Return the character bigrams of ``text`` within runs of Chinese letters and digits (a lone character stands
+    for itself): a match that needs no word boundaries, so 吃吃喝喝 meets 吃喝 and 生话会 meets 生活会 in part."""
+    out = []
+    for run in _RUN.findall(text.lower()):
+        out.extend([run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)])
+    return out
+
+
+def gram_index(chunks: Sequence) -> BM25Index:
+    """Return the BM25 index over the character bigrams of ``chunks`` (their embedded text)."""
+    return BM25Index.build([c.chunk_id for c in chunks], [char_grams(c.embedding_text()) for c in chunks])
+
+
+def query_grams(question: str) -> list[str]:
+    """Return the character bigrams of a question, leaving out how it asks (多长时间, 几个)."""
+    return char_grams(_QUESTION_PHRASES.sub(" ", question))
+
+
 class Tokenizer:
     """A jieba tokenizer of its own (not jieba's global one), with the domain dictionary and an optional user one."""
 

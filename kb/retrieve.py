@@ -28,7 +28,8 @@ from .edition_scope import EditionScope, edition_scope
 from .editions import asks_content, regulation_key
 from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
-from .lexical import BM25Index, get_tokenizer
+from .known_documents import known_documents
+from .lexical import BM25Index, get_tokenizer, gram_index, query_grams
 from .off_topic import OffTopic, read_examples
 from .schema import Chunk, Hit
 from .sentence_index import SentenceIndex, model_tag
@@ -173,8 +174,11 @@ class Searcher:
         index = BM25Index.load(Path(self.kb.settings.kb_dir) / "bm25", manifest.generation)
         if index is None or index.chunk_ids != list(chunks):
             index = BM25Index.build(list(chunks), tokens)
+        grams = BM25Index.load(Path(self.kb.settings.kb_dir) / "grams", manifest.generation)
+        if grams is None or grams.chunk_ids != list(chunks):
+            grams = gram_index(list(chunks.values()))
         self.vectors = self._dense_index(manifest, docs)
-        self.manifest, self.chunks, self.bm25, self._docs = manifest, chunks, index, docs
+        self.manifest, self.chunks, self.bm25, self.grams, self._docs = manifest, chunks, index, grams, docs
         self.idf = inverse_document_frequency(tokens)
         self.sentences = SentenceIndex.build([(s.document.doc_id, s.sentences) for s in stored if s.sentences],
                                              self.kb.embedder.dim, model_tag(model_fingerprint(self.kb.embedder)))
@@ -189,8 +193,9 @@ class Searcher:
         self._statuses: tuple[tuple, dict[str, DocStatus]] | None = None
         frequencies = passage_frequencies(tokens)
         in_regulations = passage_frequencies(t for c, t in zip(chunks.values(), tokens) if c.doc_type == "regulation")
+        titles = [*(n for d in known_documents() for n in d.names), *(e.title for e in manifest.documents.values())]
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
-                                    self.tokenizer.segment, lambda w: w in frequencies)
+                                    self.tokenizer.segment, lambda w: w in frequencies, titles, self.mentions)
         self.parser = QueryParser(self.tokenizer, self.terms, typos)
         # A knowledge base of one's own notes has no regulation: its own texts are then the domain the
         # answerability features measure against.
@@ -376,13 +381,14 @@ class Searcher:
         dense = self._dense(vector, allowed) if vector is not None else []
         small = self.sentences.search(vector, CANDIDATES, allowed) if vector is not None and mode == "hybrid" else []
         lexical = self._lexical(q, allowed) if mode in ("hybrid", "lexical") else []
+        grams = self._grams(q, allowed) if mode == "hybrid" else []
         pinned = tuple(c.chunk_id for c in self.lookup_article(q, allowed).chunks)
-        ids = [c for c in dict.fromkeys([c for c, _ in dense] + [c for c, _ in small] + [c for c, _ in lexical])
-               if c in self.chunks]
+        ids = [c for c in dict.fromkeys([c for c, _ in dense] + [c for c, _ in small] + [c for c, _ in lexical]
+                                        + [c for c, _ in grams]) if c in self.chunks]
         chunks = [self.chunks[c] for c in ids]
         docs = set(self.regulations_named(q.text))
         return Candidates(
-            dense=tuple(dense), lexical=tuple(lexical), small=tuple(small), pinned=pinned,
+            dense=tuple(dense), lexical=tuple(lexical), small=tuple(small), grams=tuple(grams), pinned=pinned,
             regulations=frozenset(c.chunk_id for c in chunks if c.doc_type == "regulation"),
             typed=frozenset(c.chunk_id for c in chunks if q.expected and q.expected.found_in(c.text)),
             named=frozenset(c.chunk_id for c in chunks if c.doc_id in docs),
@@ -419,3 +425,8 @@ class Searcher:
     def _lexical(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
         mask = None if allowed is None else np.isin(self._doc_of, list(allowed))
         return self.bm25.search(list(q.search_words), CANDIDATES, mask)
+
+    def _grams(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
+        mask = None if allowed is None else np.isin(self._doc_of, list(allowed))
+        text = " ".join((*q.context, q.text, *q.expansions))
+        return self.grams.search(query_grams(text), CANDIDATES, mask)

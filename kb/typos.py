@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # A candidate correction must be a word of at least this many regulation passages: the words cadres ask about.
 # Chosen on evals/datasets/dev.jsonl + quiz.jsonl (no question miscorrected at 5).
 MIN_PASSAGES = 5
 # Function characters: a span holding one (讲的, 表是) is ordinary grammar, not a misspelt word.
 FUNCTION_CHARS = frozenset("的了是在有和与及或吗呢吧啊么个这那就也都又还要会能把被给让对为以于从到说讲得地着过不没很")
+MIN_TITLE_CHARS = 4
+"""A shorter name (监察法, 检察法) is one character from another real one."""
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 
 
@@ -28,24 +30,39 @@ class TypoCorrector:
     segment: Callable[[str], list[str]]
     seen: Callable[[str], bool] = lambda word: True
     """Whether the texts use a word: a dictionary word they never use (留党查看) may be a homophone of one they do."""
+    titles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Document names by each one-character-blanked form (问责条? → 问责条例): for names misspelt in one character."""
+    mentioned: Callable[[str], bool] = lambda span: True
+    """Whether some passage holds a span: a name the texts write (党组工作条例) is nobody's misspelling."""
 
     @classmethod
     def build(cls, frequencies: Mapping[str, int], known: Callable[[str], bool],
-              segment: Callable[[str], list[str]], seen: Callable[[str], bool] = lambda word: True) -> TypoCorrector:
-        """Return a corrector over corpus words (word → passages using it); ``known`` says a span is a real word,
-        ``segment`` cuts text into words and ``seen`` says the texts use a word."""
+              segment: Callable[[str], list[str]], seen: Callable[[str], bool] = lambda word: True,
+              titles: Iterable[str] = (), mentioned: Callable[[str], bool] = lambda span: True) -> TypoCorrector:
+        """Return a corrector over corpus words (word → passages using it) and document ``titles``; ``known`` says a
+        span is a real word, ``segment`` cuts text into words, ``seen`` says the texts use a word and ``mentioned``
+        that some passage holds a span."""
         best: dict[str, tuple[int, str]] = {}
         for word, n in frequencies.items():
             if 2 <= len(word) <= 4 and n >= MIN_PASSAGES and _CJK_RUN.fullmatch(word):
                 key = _pinyin(word)
                 if n > best.get(key, (0, ""))[0]:
                     best[key] = (n, word)
-        return cls({k: w for k, (_, w) in best.items()}, known, segment, seen)
+        blanked: dict[str, list[str]] = {}
+        for title in dict.fromkeys(titles):
+            if len(title) >= MIN_TITLE_CHARS and _CJK_RUN.fullmatch(title):
+                for key in _blanked(title):
+                    blanked.setdefault(key, []).append(title)
+        return cls({k: w for k, (_, w) in best.items()}, known, segment, seen,
+                   {k: tuple(v) for k, v in blanked.items()}, mentioned)
 
     def corrections(self, text: str) -> list[tuple[str, str]]:
         """Return (typo, word) pairs found in ``text``, longest spans first, none overlapping."""
+        names = self._misspelt_titles(text)
+        for typo, _ in names:
+            text = text.replace(typo, "，" * len(typo))
         words = self.segment(text)
-        found = self._homophone_words(words)
+        found = names + self._homophone_words(words)
         for run in self._unknown_runs(words):
             taken = [False] * len(run)
             for size in (4, 3, 2):
@@ -57,6 +74,27 @@ class TypoCorrector:
                     if word and sum(a != b for a, b in zip(word, span)) == 1:
                         found.append((span, word))
                         taken[i:i + size] = [True] * size
+        return found
+
+    def _misspelt_titles(self, text: str) -> list[tuple[str, str]]:
+        """Return the spans of ``text`` that are one document name with one character changed (问责条列, 公务圆法) and
+        that no passage holds, longest first, none overlapping."""
+        found: list[tuple[str, str]] = []
+        taken = [False] * len(text)
+        for size in sorted({len(k) for k in self.titles}, reverse=True):
+            for i in range(len(text) - size + 1):
+                span = text[i:i + size]
+                if any(taken[i:i + size]) or not _CJK_RUN.fullmatch(span):
+                    continue
+                # A span that is a name itself also matches its own blanked forms, so it never has just one other.
+                names = {t for key in _blanked(span) for t in self.titles.get(key, ())}
+                if len(names) != 1 or span in names or self.mentioned(span):
+                    continue
+                name = names.pop()
+                # A typo sounds like the character it replaces: 公务员下班 is no misspelt 公务员法.
+                if all(a == b or _sounds_alike(a, b) for a, b in zip(span, name)):
+                    found.append((span, name))
+                    taken[i:i + size] = [True] * size
         return found
 
     def _homophone_words(self, words: list[str]) -> list[tuple[str, str]]:
@@ -90,6 +128,18 @@ class TypoCorrector:
         for typo, word in self.corrections(text):
             text = text.replace(typo, word)
         return text
+
+
+def _sounds_alike(a: str, b: str) -> bool:
+    """Whether two characters sound the same but for the tone, or nearly so (列 lie / 例 li: one reading extends the
+    other)."""
+    x, y = _pinyin(a), _pinyin(b)
+    return x == y or x[0] == y[0] and (x.startswith(y) or y.startswith(x))
+
+
+def _blanked(word: str) -> list[str]:
+    """Return ``word`` with each of its characters in turn replaced by ``?``."""
+    return [f"{word[:i]}?{word[i + 1:]}" for i in range(len(word))]
 
 
 def passage_frequencies(token_lists: Iterable[Iterable[str]]) -> dict[str, int]:

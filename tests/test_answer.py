@@ -359,3 +359,24 @@ def test_an_answer_opens_with_the_rule_not_a_retelling(answerer):
     answer = answerer.ask("用公款吃吃喝喝会给什么处分？")
     assert not answer.refused and answer.citations[0].chunk.doc_type == "regulation", answer.answer
     assert answer.answer.startswith(answer.citations[0].chunk.article or "")
+
+
+def test_a_document_name_misspelt_in_one_character_is_read_as_that_name():
+    """问责条列 and 公务圆法 name documents the knowledge base lacks; a span some passage holds, or one character from
+    two names (党?工作条例), is left as it is."""
+    from kb.typos import TypoCorrector
+
+    titles = ["问责条例", "公务员法", "党组工作条例", "党委工作条例"]
+    typos = TypoCorrector.build({}, lambda w: False, list, titles=titles, mentioned=lambda span: span == "问责条件")
+    assert typos.corrections("问责条列里有哪些问责方式") == [("问责条列", "问责条例")]
+    assert typos.corrections("公务圆法规定试用期多久") == [("公务圆法", "公务员法")]
+    assert typos.corrections("问责条件是什么") == []
+    assert typos.corrections("公务员下班能开网店吗") == []  # 下 does not sound like 法
+    assert typos.corrections("党支工作条例") == []
+    assert typos.corrections("党组工作条例") == []
+
+
+@pytest.mark.corpus
+def test_a_misspelt_document_the_knowledge_base_lacks_is_refused_by_its_title(answerer):
+    answer = answerer.ask("问责条列里规定的问责方式有哪几种")
+    assert answer.refused and "知识库中没有《中国共产党问责条例》" in answer.reason

@@ -247,3 +247,24 @@ def test_recent_queries_embed_each_text_once_and_forget_the_oldest():
     assert recent("甲")[0] == 1 and recent("甲")[0] == 1 and calls == ["甲"]
     recent("乙"), recent("丙")
     assert recent("甲")[0] == 4 and calls == ["甲", "乙", "丙", "甲"]
+
+
+def test_character_bigrams_need_no_word_boundaries():
+    from kb.lexical import char_grams, query_grams
+
+    assert char_grams("吃吃喝喝，A1") == ["吃吃", "吃喝", "喝喝", "a1"]
+    assert char_grams("党") == ["党"]
+    assert "多长" not in query_grams("预备期多长时间")  # how a question asks is not its topic
+
+
+def test_the_bigram_list_finds_what_the_word_list_misses(small_searcher):
+    """满十八 is not a word of the text's 年满十八周岁: BM25 over words misses the article, over bigrams it does not."""
+    q = small_searcher.parse("我侄子才满十八，能选人大代表不")
+    cands = small_searcher.gather(q)
+
+    def rank(ranked):
+        return next((i for i, (cid, _) in enumerate(ranked, 1) if "年满十八周岁" in small_searcher.chunk(cid).text), None)
+
+    assert rank(cands.grams) is not None and rank(cands.grams) <= 3
+    assert rank(cands.lexical) is None or rank(cands.lexical) > 10
+    assert "年满十八周岁" in small_searcher.search(q, k=3)[0].chunk.text

@@ -5,7 +5,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -170,13 +170,9 @@ class Searcher:
         stored = [docs[d][1] for d in sorted(docs)]
         chunks = {c.chunk_id: c for s in stored for c in s.chunks}
         tokens = [t for s in stored for t in s.tokens]
-        # Only writers save the BM25 index; a reader that finds it stale builds its own copy in memory.
-        index = BM25Index.load(Path(self.kb.settings.kb_dir) / "bm25", manifest.generation)
-        if index is None or index.chunk_ids != list(chunks):
-            index = BM25Index.build(list(chunks), tokens)
-        grams = BM25Index.load(Path(self.kb.settings.kb_dir) / "grams", manifest.generation)
-        if grams is None or grams.chunk_ids != list(chunks):
-            grams = gram_index(list(chunks.values()))
+        # Only writers save the BM25 indexes; a reader that finds one stale builds its own copy in memory.
+        index = self._bm25_index("bm25", manifest, chunks, lambda: BM25Index.build(list(chunks), tokens))
+        grams = self._bm25_index("grams", manifest, chunks, lambda: gram_index(list(chunks.values())))
         self.vectors = self._dense_index(manifest, docs)
         self.manifest, self.chunks, self.bm25, self.grams, self._docs = manifest, chunks, index, grams, docs
         self.idf = inverse_document_frequency(tokens)
@@ -202,6 +198,12 @@ class Searcher:
         self.has_regulations = bool(in_regulations)
         self.in_regulations = in_regulations if in_regulations else frequencies
         self._generation = manifest.generation
+
+    def _bm25_index(self, name: str, manifest: Manifest, chunks: Mapping[str, Chunk],
+                    build: Callable[[], BM25Index]) -> BM25Index:
+        """Return the BM25 index a writer saved as ``name`` if it is current, else ``build()``'s, kept in memory."""
+        index = BM25Index.load(Path(self.kb.settings.kb_dir) / name, manifest.generation)
+        return index if index is not None and index.chunk_ids == list(chunks) else build()
 
     def _dense_index(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, StoredDoc]]) -> DenseIndex:
         """Return the exact index of every document's chunk vectors, reading from the store only those of documents
@@ -422,11 +424,13 @@ class Searcher:
     def _dense(self, vector: np.ndarray, allowed: set[str] | None) -> list[tuple[str, float]]:
         return self.vectors.search(vector, CANDIDATES, allowed)
 
+    def _mask(self, allowed: set[str] | None) -> np.ndarray | None:
+        """Return which chunks of the BM25 indexes belong to ``allowed`` documents (None: all)."""
+        return None if allowed is None else np.isin(self._doc_of, list(allowed))
+
     def _lexical(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
-        mask = None if allowed is None else np.isin(self._doc_of, list(allowed))
-        return self.bm25.search(list(q.search_words), CANDIDATES, mask)
+        return self.bm25.search(list(q.search_words), CANDIDATES, self._mask(allowed))
 
     def _grams(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
-        mask = None if allowed is None else np.isin(self._doc_of, list(allowed))
-        text = " ".join((*q.context, q.text, *q.expansions))
-        return self.grams.search(query_grams(text), CANDIDATES, mask)
+        # The text dense search embeds: the context, the question and the official terms it implies.
+        return self.grams.search(query_grams(q.dense_text), CANDIDATES, self._mask(allowed))

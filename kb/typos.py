@@ -30,8 +30,9 @@ class TypoCorrector:
     segment: Callable[[str], list[str]]
     seen: Callable[[str], bool] = lambda word: True
     """Whether the texts use a word: a dictionary word they never use (留党查看) may be a homophone of one they do."""
-    titles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Document names by each one-character-blanked form (问责条? → 问责条例): for names misspelt in one character."""
+    titles: Mapping[tuple[int, str], tuple[str, ...]] = field(default_factory=dict)
+    """Document names by their characters 0-1 and 2-3 ((0, 问责), (2, 条例) → 问责条例): a name misspelt in one
+    character keeps one of the two pairs, so only the names sharing one are compared with a span."""
     mentioned: Callable[[str], bool] = lambda span: True
     """Whether some passage holds a span: a name the texts write (党组工作条例) is nobody's misspelling."""
 
@@ -48,13 +49,13 @@ class TypoCorrector:
                 key = _pinyin(word)
                 if n > best.get(key, (0, ""))[0]:
                     best[key] = (n, word)
-        blanked: dict[str, list[str]] = {}
+        anchors: dict[tuple[int, str], list[str]] = {}
         for title in dict.fromkeys(titles):
             if len(title) >= MIN_TITLE_CHARS and _CJK_RUN.fullmatch(title):
-                for key in _blanked(title):
-                    blanked.setdefault(key, []).append(title)
+                for at in (0, 2):
+                    anchors.setdefault((at, title[at:at + 2]), []).append(title)
         return cls({k: w for k, (_, w) in best.items()}, known, segment, seen,
-                   {k: tuple(v) for k, v in blanked.items()}, mentioned)
+                   {k: tuple(v) for k, v in anchors.items()}, mentioned)
 
     def corrections(self, text: str) -> list[tuple[str, str]]:
         """Return (typo, word) pairs found in ``text``, longest spans first, none overlapping."""
@@ -79,22 +80,23 @@ class TypoCorrector:
     def _misspelt_titles(self, text: str) -> list[tuple[str, str]]:
         """Return the spans of ``text`` that are one document name with one character changed (问责条列, 公务圆法) and
         that no passage holds, longest first, none overlapping."""
+        near: dict[tuple[int, str], set[str]] = {}  # (start, span) → the names within one character of it
+        for i in range(len(text)):
+            for name in {*self.titles.get((0, text[i:i + 2]), ()), *self.titles.get((2, text[i + 2:i + 4]), ())}:
+                span = text[i:i + len(name)]
+                if len(span) == len(name) and _CJK_RUN.fullmatch(span) and sum(a != b for a, b in zip(span, name)) <= 1:
+                    near.setdefault((i, span), set()).add(name)
         found: list[tuple[str, str]] = []
         taken = [False] * len(text)
-        for size in sorted({len(k) for k in self.titles}, reverse=True):
-            for i in range(len(text) - size + 1):
-                span = text[i:i + size]
-                if any(taken[i:i + size]) or not _CJK_RUN.fullmatch(span):
-                    continue
-                # A span that is a name itself also matches its own blanked forms, so it never has just one other.
-                names = {t for key in _blanked(span) for t in self.titles.get(key, ())}
-                if len(names) != 1 or span in names or self.mentioned(span):
-                    continue
-                name = names.pop()
-                # A typo sounds like the character it replaces: 公务员下班 is no misspelt 公务员法.
-                if all(a == b or _sounds_alike(a, b) for a, b in zip(span, name)):
-                    found.append((span, name))
-                    taken[i:i + size] = [True] * size
+        for (i, span), names in sorted(near.items(), key=lambda x: (-len(x[0][1]), x[0][0])):
+            # A span that is a name itself, or one character from two names (党?工作条例), is no one's misspelling; a
+            # typo sounds like the character it replaces (公务员下班 is no misspelt 公务员法); a span the texts hold is
+            # no typo (checked last: it scans every passage).
+            name = next(iter(names))
+            if len(names) == 1 and span != name and not any(taken[i:i + len(span)]) \
+                    and all(a == b or _sounds_alike(a, b) for a, b in zip(span, name)) and not self.mentioned(span):
+                found.append((span, name))
+                taken[i:i + len(span)] = [True] * len(span)
         return found
 
     def _homophone_words(self, words: list[str]) -> list[tuple[str, str]]:
@@ -135,11 +137,6 @@ def _sounds_alike(a: str, b: str) -> bool:
     other)."""
     x, y = _pinyin(a), _pinyin(b)
     return x == y or x[0] == y[0] and (x.startswith(y) or y.startswith(x))
-
-
-def _blanked(word: str) -> list[str]:
-    """Return ``word`` with each of its characters in turn replaced by ``?``."""
-    return [f"{word[:i]}?{word[i + 1:]}" for i in range(len(word))]
 
 
 def passage_frequencies(token_lists: Iterable[Iterable[str]]) -> dict[str, int]:

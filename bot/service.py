@@ -6,9 +6,12 @@ texts it returns come from bot/messages.py.
 """
 from __future__ import annotations
 
+import functools
 import math
+import shutil
 import tempfile
 import threading
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from collections.abc import Iterator, Sequence
@@ -102,10 +105,16 @@ class Service:
         self.access: Access = access_policy(settings.admin_password, host)
         self.reports_dir = Path(settings.reports_dir)
         self.uploads_dir = Path(settings.kb_dir) / UPLOADS_DIR
-        self.export_dir = Path(tempfile.mkdtemp(prefix="djkb-export-"))
         self._write_lock = threading.Lock()
         self._docs: OrderedDict[str, Document] = OrderedDict()
         self._docs_lock = threading.Lock()
+
+    @functools.cached_property
+    def export_dir(self) -> Path:
+        """Return the folder of this service's downloads, made on first export and removed with the service."""
+        folder = Path(tempfile.mkdtemp(prefix="djkb-export-"))
+        weakref.finalize(self, shutil.rmtree, folder, True)
+        return folder
 
     @property
     def kb(self):

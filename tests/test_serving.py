@@ -528,3 +528,16 @@ def test_concurrent_queries_share_embedding_passes_and_get_their_own_vectors():
     assert all(np.allclose(out[i][0], HashEmbedder().embed_queries([texts[i]])[0]) for i in range(24))
     assert sum(inner.passes) == 24 and len(inner.passes) < 24 and max(inner.passes) > 1
     assert shared.name == inner.name and shared.embed_passages(["甲乙"]).shape == (1, inner.dim)
+
+
+def test_exports_live_in_one_folder_removed_with_the_service(tmp_path, template):
+    import gc
+
+    svc = make_service(tmp_path, template)
+    assert "export_dir" not in vars(svc)  # nothing is made until something is exported
+    files = svc.export(svc.study(StudyRequest.of("党费", 3)))
+    folder = svc.export_dir
+    assert all(f.exists() and folder in f.parents for f in files)
+    del svc, files
+    gc.collect()
+    assert not folder.exists()

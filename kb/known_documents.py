@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +58,45 @@ def known_documents() -> tuple[KnownDocument, ...]:
     return tuple(d for d in map(_parse, rows) if d is not None)
 
 
+# 国企党建那个条例, 村里的那个条例: a document called by its topic and its kind, a demonstrative between.
+_DESCRIBED = re.compile(r"([\u4e00-\u9fff]{2,12}?)的?(?:那个|那部|那份|那项|那本)(条例|准则|细则|规则|规定|办法|法)")
+# Everyday words for what titles spell out, longest first.
+_TITLE_WORDING = (("国企", "国有企业"), ("央企", "中央企业"), ("高校", "高等学校"), ("村里", "农村"), ("纪委", "纪律检查"),
+                  ("基层党组织", "基层组织"), ("保密", "保守国家秘密"))
+# Words of many titles or of the question's frame, which tell no document apart.
+_UNTELLING = frozenset({"党建", "党的", "工作", "有关", "关于", "中国", "共产党", "中国共产党", "规定", "条例", "党内",
+                        "问一", "一下", "里面", "里头", "就是", "上面", "那个"})
+MIN_TOPIC_CHARS = 2
+
+
+def _topic_words(descriptor: str, titles: Sequence[str]) -> list[str]:
+    """Return the longest runs of ``descriptor`` (in titles' wording) that some title holds, less untelling words."""
+    for spoken, written in _TITLE_WORDING:
+        descriptor = descriptor.replace(spoken, written)
+    runs = {descriptor[i:j] for i in range(len(descriptor)) for j in range(i + MIN_TOPIC_CHARS, len(descriptor) + 1)
+            if any(descriptor[i:j] in t for t in titles)}
+    longest = [r for r in runs if not any(r != o and r in o for o in runs)]
+    return [r for r in longest if r not in _UNTELLING]
+
+
+def documents_described(text: str) -> list[KnownDocument]:
+    """Return the one known document each description in ``text`` (国企党建那个条例) fits: of that kind, its title holding
+    every topic word of the description; none where no document or several fit."""
+    docs = known_documents()
+    out: list[KnownDocument] = []
+    for m in _DESCRIBED.finditer(text):
+        kind = m.group(2)
+        of_kind = [d for d in docs if (d.title.endswith(kind) if kind == "法" else kind in d.title)]
+        words = _topic_words(m.group(1), [d.title for d in of_kind])
+        fits = [d for d in of_kind if words and all(w in d.title for w in words)]
+        if len(fits) == 1 and fits[0] not in out:
+            out.append(fits[0])
+    return out
+
+
 def documents_named(text: str) -> list[KnownDocument]:
-    """Return the known documents ``text`` names, longest name first; a name inside a longer one found counts once."""
+    """Return the known documents ``text`` names, longest name first; a name inside a longer one found counts once;
+    then those it describes (documents_described)."""
     found = sorted(((d.named_in(text), d) for d in known_documents()), key=lambda x: -x[0])
     out: list[KnownDocument] = []
     spans: list[str] = []
@@ -70,4 +108,4 @@ def documents_named(text: str) -> list[KnownDocument]:
             continue  # 监察法 inside 监察法实施条例
         spans.append(name)
         out.append(doc)
-    return out
+    return out + [d for d in documents_described(text) if d not in out]

@@ -286,6 +286,7 @@ def test_item_of_an_article_is_quoted(answerer):
     ("问责条例里规定了哪些问责方式？", "中国共产党问责条例"),
     ("《中国共产党巡视工作条例》对巡视组长有什么要求", "中国共产党巡视工作条例"),
     ("廉洁自律准则的主要内容", "中国共产党廉洁自律准则"),
+    ("问责那个条例有哪些问责方式", "中国共产党问责条例"),  # described by topic and kind
 ])
 def test_a_document_the_knowledge_base_lacks_is_refused_by_title(answerer, question, title):
     answer = answerer.ask(question)

@@ -124,6 +124,23 @@ def test_names_of_regulations_written_without_brackets(text, names):
     assert spoken_titles(text) == names
 
 
+@pytest.mark.parametrize("text, title", [
+    ("国企党建那个条例里对党委书记有啥要求", "中国共产党国有企业基层组织工作条例（试行）"),
+    ("问责那个条例有哪些问责方式", "中国共产党问责条例"),
+    ("高校的那个条例管不管院系党组织", "中国共产党普通高等学校基层组织工作条例"),
+    ("保密的那个法里脱密期多久", "中华人民共和国保守国家秘密法"),
+    ("发展党员那个细则里预备期多长", "中国共产党发展党员工作细则"),
+    # Several documents fit, or none: no document is meant for sure.
+    ("廉洁那个准则讲了啥", None),
+    ("按那个规定办就行", None),
+    ("党章那个规定", None),
+])
+def test_documents_described_by_topic_and_kind(text, title):
+    from kb.known_documents import documents_described
+
+    assert [d.title for d in documents_described(text)] == ([title] if title else [])
+
+
 @pytest.mark.parametrize("text, history", [
     ("支部工作条例是哪天印发的", True),
     ("巡视工作条例什么时候开始施行", True),

@@ -224,7 +224,9 @@ def _load_torch(name: str, path: str, device: str, bf16: bool = False) -> Senten
     try:
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # its "Loading weights" bar broke the JSON lines of `djkb search`
         model = SentenceTransformer(path, device=device)
     except Exception as exc:  # the hub client raises many types when offline
         raise ModelUnavailable(

@@ -47,7 +47,7 @@ def test_search_batch_json(small_settings, tmp_path):
     batch.write_text('{"id": "a", "question": "党章第十条"}\n{"id": 2, "question": "三会一课"}\n', encoding="utf-8")
     result = run("search", "--batch", batch, "--top-k", 3, "--json", kb_dir=small_settings.kb_dir)
     assert result.exit_code == 0, result.output
-    lines = [json.loads(line) for line in result.output.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["a", 2]
     hit = lines[0]["hits"][0]
     assert set(hit) == {"rank", "score", "chunk_id", "text", "doc_title", "doc_type", "source", "heading_path", "article",
@@ -58,7 +58,7 @@ def test_search_batch_json(small_settings, tmp_path):
 
 def test_ask_json_and_batch(small_settings, tmp_path):
     result = run("ask", "预备党员的预备期是多长时间？", "--json", kb_dir=small_settings.kb_dir)
-    answer = json.loads(result.output)
+    answer = json.loads(result.stdout)
     assert set(answer) >= {"query", "rewritten_query", "answer", "refused", "citations"}
     assert not answer["refused"] and "一年" in answer["answer"]
     assert set(answer["citations"][0]) == {"n", "chunk_id", "doc_title", "heading_path", "article", "text", "source",

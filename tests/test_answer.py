@@ -287,10 +287,12 @@ def test_item_of_an_article_is_quoted(answerer):
     ("《中国共产党巡视工作条例》对巡视组长有什么要求", "中国共产党巡视工作条例"),
     ("廉洁自律准则的主要内容", "中国共产党廉洁自律准则"),
     ("问责那个条例有哪些问责方式", "中国共产党问责条例"),  # described by topic and kind
+    ("国有企业基层组织工作条例对党委书记有什么要求", "中国共产党国有企业基层组织工作条例（试行）"),
 ])
 def test_a_document_the_knowledge_base_lacks_is_refused_by_title(answerer, question, title):
     answer = answerer.ask(question)
     assert answer.refused and f"知识库中没有《{title}》" in answer.answer and "相近的文件" in answer.answer
+    assert not any(note in answer.reason for note in ("每周一学", "学习材料")), answer.reason  # notes are no documents
 
 
 @pytest.mark.corpus

@@ -13,7 +13,7 @@ from kb.retrieve import ArticleLookup, Searcher
 from kb.schema import Chunk, Hit
 from kb.sentence_index import holds_rules
 from kb.sentences import split_sentences
-from kb.titles import looks_like_title, match_title
+from kb.titles import looks_like_title
 
 FEATURES = ("dense", "coverage", "typed", "domain", "regulation")
 PASSAGES_JUDGED = 3
@@ -133,7 +133,7 @@ def missing_document(searcher: Searcher, q: Query) -> str | None:
             missing.append(name)
     # A name without 《》 counts when no stored title matches it, even shortened, and no known document explains it.
     for name in q.spoken_titles:
-        if name not in missing and not match_title(name, stored) \
+        if name not in missing and not searcher.titles.match(name) \
                 and not any(n in name or name in n for doc in q.known for n in doc.names):
             missing.append(name)
     present = [doc for doc in q.known if doc.title not in missing]

@@ -6,20 +6,44 @@ another built from the same texts (README, Retrieval), so rankings varied with i
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
 
 
-def scores(matrix: np.ndarray, doc_ids: np.ndarray, vector: np.ndarray,
-           allowed: Set[str] | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class DocRows:
+    """The document of each row of an index as an integer code, so that filtering by documents is one table lookup
+    (``np.isin`` on the ids took 59 ms a query at 10× the corpus)."""
+
+    codes: np.ndarray
+    index: Mapping[str, int]
+
+    @classmethod
+    def of(cls, doc_ids: Iterable[str]) -> DocRows:
+        """Return the rows of ``doc_ids``, one per row."""
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(d, len(index)) for d in doc_ids), dtype=np.int32)
+        return cls(codes, index)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def mask(self, allowed: Set[str]) -> np.ndarray:
+        """Return which rows belong to ``allowed`` documents."""
+        table = np.zeros(len(self.index), dtype=bool)
+        table[[self.index[d] for d in allowed if d in self.index]] = True
+        return table[self.codes]
+
+
+def scores(matrix: np.ndarray, docs: DocRows, vector: np.ndarray, allowed: Set[str] | None = None) -> np.ndarray:
     """Return the cosine of ``vector`` to every row of ``matrix`` (unit rows), -inf for rows of documents not
     ``allowed`` (None: all); empty when the dimensions differ (vectors of another model)."""
     if not len(matrix) or vector.shape[0] != matrix.shape[1]:
         return np.zeros(0, np.float32)
     out = matrix @ vector.astype(np.float32)
-    return out if allowed is None else np.where(np.isin(doc_ids, list(allowed)), out, -np.inf)
+    return out if allowed is None else np.where(docs.mask(allowed), out, -np.inf)
 
 
 @dataclass(frozen=True)
@@ -42,24 +66,24 @@ class DenseIndex:
 
     matrix: np.ndarray
     chunk_ids: np.ndarray
-    doc_ids: np.ndarray
+    docs: DocRows
 
     @classmethod
     def build(cls, parts: Sequence[tuple[str, DocVectors]], dim: int) -> DenseIndex:
         """Return the index of the ``(doc id, vectors)`` parts."""
         parts = [(d, v) for d, v in parts if v.chunk_ids and v.matrix.shape[1] == dim]
         if not parts:
-            return cls(np.zeros((0, dim), np.float32), np.array([], object), np.array([], object))
+            return cls(np.zeros((0, dim), np.float32), np.array([], object), DocRows.of(()))
         return cls(np.concatenate([v.matrix for _, v in parts]),
                    np.array([c for _, v in parts for c in v.chunk_ids], object),
-                   np.array([d for d, v in parts for _ in v.chunk_ids], object))
+                   DocRows.of(d for d, v in parts for _ in v.chunk_ids))
 
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine) pairs, best first, of the documents ``allowed`` (None: all)."""
-        found = scores(self.matrix, self.doc_ids, vector, allowed)
+        found = scores(self.matrix, self.docs, vector, allowed)
         k = min(k, len(found))
         if not k:
             return []

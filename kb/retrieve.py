@@ -17,12 +17,12 @@ from .grammar import ArticleRef, section_line
 from .query import Query, QueryParser
 from .reprints import originals
 from .terms import load_terms
-from .titles import match_title
+from .titles import TitleIndex, match_title
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .embedding import model_fingerprint
 from .catalog import DocEntry, Manifest, StoredDoc
-from .dense_index import DenseIndex, DocVectors
+from .dense_index import DenseIndex, DocRows, DocVectors
 from .fusion import DEFAULT_FUSION, RERANK_DEPTH, Candidates, Fusion, finish
 from .edition_scope import EditionScope, edition_scope
 from .editions import asks_content, regulation_key
@@ -175,12 +175,13 @@ class Searcher:
         grams = self._bm25_index("grams", manifest, chunks, lambda: gram_index(list(chunks.values())))
         self.vectors = self._dense_index(manifest, docs)
         self.manifest, self.chunks, self.bm25, self.grams, self._docs = manifest, chunks, index, grams, docs
+        self.titles = TitleIndex.build({d: e.title for d, e in manifest.documents.items()})
         self.idf = inverse_document_frequency(tokens)
         self.sentences = SentenceIndex.build([(s.document.doc_id, s.sentences) for s in stored if s.sentences],
                                              self.kb.embedder.dim, model_tag(model_fingerprint(self.kb.embedder)))
         self._max_idf = max(self.idf.values(), default=1.0)
         self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
-        self._doc_of = np.array([chunks[c].doc_id for c in index.chunk_ids], dtype=object)
+        self._doc_of = DocRows.of(chunks[c].doc_id for c in index.chunk_ids)
         self.original = originals(chunks.values(), manifest)
         self.quotations: dict[str, list[Chunk]] = {}
         for c in chunks.values():
@@ -268,8 +269,8 @@ class Searcher:
 
     def article_chunks(self, doc_id: str, label: str) -> list[Chunk]:
         """Return the chunks of one article of one document, in reading order."""
-        return sorted((c for c in self.chunks.values() if c.doc_id == doc_id and c.article == label),
-                      key=lambda c: c.char_start)
+        stored = self._docs[doc_id][1].chunks if doc_id in self._docs else ()
+        return sorted((c for c in stored if c.article == label), key=lambda c: c.char_start)
 
     def statuses(self) -> dict[str, DocStatus]:
         """Return every stored regulation's edition and status (reloaded when the manifest or the overrides change)."""
@@ -308,11 +309,11 @@ class Searcher:
         docs = self.manifest.documents
         candidates = [d for d in docs if allowed is None or d in allowed]
         if ref.doc_hint:
-            titles = {d: docs[d].title for d in candidates}
+            among = None if allowed is None else set(candidates)
             # A known short name (干部档案条例) stands for its full title (干部人事档案工作条例).
-            named = match_title(ref.doc_hint, titles) or match_title(q.text, titles) or [
+            named = self.titles.match(ref.doc_hint, among) or self.titles.match(q.text, among) or [
                 d for known in q.known if known.is_called(ref.doc_hint.strip("《》"))
-                for d, title in titles.items() if title == known.title]
+                for d in candidates if docs[d].title == known.title]
         else:
             named = candidates if allowed is not None and len(candidates) == 1 else []
         # Speeches sometimes republish a regulation: prefer the regulation itself, then the most articles; the sort
@@ -426,7 +427,7 @@ class Searcher:
 
     def _mask(self, allowed: set[str] | None) -> np.ndarray | None:
         """Return which chunks of the BM25 indexes belong to ``allowed`` documents (None: all)."""
-        return None if allowed is None else np.isin(self._doc_of, list(allowed))
+        return None if allowed is None else self._doc_of.mask(allowed)
 
     def _lexical(self, q: Query, allowed: set[str] | None) -> list[tuple[str, float]]:
         return self.bm25.search(list(q.search_words), CANDIDATES, self._mask(allowed))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dense_index import scores
+from .dense_index import DocRows, scores
 from .schema import Chunk
 from .sentences import split_sentences
 
@@ -71,7 +71,7 @@ class SentenceIndex:
 
     matrix: np.ndarray
     chunk_ids: np.ndarray
-    doc_ids: np.ndarray
+    docs: DocRows
     spans: tuple[tuple[int, int], ...]
 
     @classmethod
@@ -79,10 +79,10 @@ class SentenceIndex:
         """Return the index of the ``(doc id, vectors)`` parts made by ``model`` (see model_tag)."""
         parts = [(d, sv) for d, sv in parts if len(sv.chunk_ids) and sv.model == model and sv.vectors.shape[1] == dim]
         if not parts:
-            return cls(np.zeros((0, dim), np.float32), np.array([], object), np.array([], object), ())
+            return cls(np.zeros((0, dim), np.float32), np.array([], object), DocRows.of(()), ())
         return cls(np.concatenate([sv.vectors for _, sv in parts]).astype(np.float32),
                    np.array([c for _, sv in parts for c in sv.chunk_ids], object),
-                   np.array([d for d, sv in parts for _ in sv.chunk_ids], object),
+                   DocRows.of(d for d, sv in parts for _ in sv.chunk_ids),
                    tuple(s for _, sv in parts for s in sv.spans))
 
     def __len__(self) -> int:
@@ -90,7 +90,7 @@ class SentenceIndex:
 
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` chunks ranked by their best sentence's cosine to ``vector``, with that cosine."""
-        found = scores(self.matrix, self.doc_ids, vector, allowed)
+        found = scores(self.matrix, self.docs, vector, allowed)
         best: dict[str, float] = {}
         for i in np.argsort(-found):
             if not np.isfinite(found[i]) or len(best) == k:

@@ -74,8 +74,9 @@ def test_a_quantity_stated_for_another_subject_is_refused_and_said_so(answerer):
     ("2014年5月印的那版发展党员工作细则对入党介绍人怎么规定", "知识库中没有《中国共产党发展党员工作细则》（2014年发布）"),
     ("党的二十一大提出了哪些新要求？", "知识库中没有提到“二十一大”"),
     ("美国共和党怎么发展党员", "知识库中没有提到“美国共和党”"),
-    # A regulation-like name or edition without 《》 that no stored title matches.
-    ("党内关怀帮扶办法对困难党员补助多少", "知识库中没有《党内关怀帮扶办法》"),
+    # A regulation-like name or edition without 《》 that no stored title matches; a known one by its full title.
+    ("村务公开民主管理办法规定多久公开一次", "知识库中没有《村务公开民主管理办法》"),
+    ("党内关怀帮扶办法对困难党员补助多少", "知识库中没有《中国共产党党内关怀帮扶办法》"),
     ("2013年版的厉行节约反对浪费条例对公务用车怎么规定", "知识库中没有《党政机关厉行节约反对浪费条例》（2013年发布）"),
     # Everyday questions: their words (电视剧, 房贷, 明天) occur in the speeches, their nearest neighbours are
     # everyday questions.

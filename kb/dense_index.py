@@ -81,6 +81,17 @@ class DenseIndex:
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
+    def documents(self) -> dict[str, DocVectors]:
+        """Return each document's vectors as a view of the index's rows: kept for the next reload without holding
+        every vector twice (373 MB of duplicates at 50× the corpus)."""
+        if not len(self.chunk_ids):
+            return {}
+        starts = np.flatnonzero(np.diff(self.docs.codes, prepend=-1))
+        ends = [*starts[1:], len(self.chunk_ids)]
+        names = list(self.docs.index)  # in code order: codes are given in order of first appearance
+        return {names[self.docs.codes[a]]: DocVectors(tuple(self.chunk_ids[a:b]), self.matrix[a:b])
+                for a, b in zip(starts, ends)}
+
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine) pairs, best first, of the documents ``allowed`` (None: all)."""
         found = scores(self.matrix, self.docs, vector, allowed)

@@ -217,8 +217,9 @@ class Searcher:
         todo = [d for d in sorted(docs) if d not in kept]
         stored = self.kb.store.vectors([c for d in todo for c in docs[d][0].chunk_ids]) if todo else {}
         kept.update({d: DocVectors.of(docs[d][0].chunk_ids, stored, dim) for d in todo})
-        self._doc_vectors = kept
-        return DenseIndex.build([(d, kept[d]) for d in sorted(kept)], dim)
+        index = DenseIndex.build([(d, kept[d]) for d in sorted(kept)], dim)
+        self._doc_vectors = {**kept, **index.documents()}  # views of the index: each vector held once
+        return index
 
     def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, StoredDoc]]:
         """Return each document's entry and stored file, reading only the files of documents that changed."""

@@ -206,3 +206,22 @@ def test_sentence_index_returns_the_chunk_of_the_best_sentence_and_ignores_anoth
     assert len(index) == 3, "vectors of another model are left out"
     assert index.search(eye[1], 5) == [("c1", 1.0), ("c2", 0.0)], "one entry per chunk, its best sentence's cosine"
     assert index.search(eye[2], 5, allowed={"d9"}) == []
+
+
+def test_a_searcher_holds_each_vector_once_across_reloads(tmp_path, hash_kb):
+    paths = write_corpus(tmp_path / "c", regulations=2, speeches=1)
+    ingest(hash_kb, paths[:2])
+    searcher = Searcher(hash_kb)
+
+    def held_once() -> bool:
+        kept = [v for v in searcher._doc_vectors.values() if v.chunk_ids]
+        return len(kept) == len(hash_kb.catalog.load().documents) and all(
+            np.shares_memory(v.matrix, searcher.vectors.matrix) for v in kept)
+
+    assert held_once()
+    ingest(hash_kb, paths)  # one more document: the reload reuses the others' vectors
+    searcher.refresh()
+    fresh = Searcher(KnowledgeBase.open(hash_kb.settings, embedder=HashEmbedder()))
+    assert held_once() and len(searcher.vectors) == len(fresh.vectors)
+    assert list(searcher.vectors.chunk_ids) == list(fresh.vectors.chunk_ids)
+    np.testing.assert_array_equal(searcher.vectors.matrix, fresh.vectors.matrix)

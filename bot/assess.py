@@ -13,7 +13,7 @@ from kb.retrieve import ArticleLookup, Searcher
 from kb.schema import Chunk, Hit
 from kb.sentence_index import holds_rules
 from kb.sentences import split_sentences
-from kb.titles import looks_like_title
+from kb.titles import ends_in_kind, looks_like_title
 
 FEATURES = ("dense", "coverage", "typed", "domain", "regulation")
 PASSAGES_JUDGED = 3
@@ -158,15 +158,10 @@ def lacking(searcher: Searcher, titles: Sequence[str]) -> str:
     return f"知识库中没有{'、'.join(f'《{t}》' for t in titles)}。{hint}"
 
 
-# A stored "regulation" whose title does not end in a kind of document is a study note reprinting one
-# (【2019年8月学习材料】, 每周一学（…）…《…条例》): no document to suggest in its place.
-_DOCUMENT_TITLE = re.compile(r"(?:条例|规定|办法|细则|准则|规则|章程|法|意见|决定|纲要)(?:（[^）]*）)?$")
-
-
 def nearest_documents(searcher: Searcher, title: str, n: int = 3) -> list[str]:
     """Return the titles of the stored regulations that share the most characters with ``title``."""
-    entries = [e for e in searcher.manifest.documents.values()
-               if e.doc_type == "regulation" and _DOCUMENT_TITLE.search(e.title)]
+    # A stored "regulation" whose title ends in no kind of document is a study note reprinting one: no suggestion.
+    entries = [e for e in searcher.manifest.documents.values() if e.doc_type == "regulation" and ends_in_kind(e.title)]
     core = set(title) - set("中国共产党中华人民共和国")
     scored = sorted(entries, key=lambda e: (-len(core & set(e.title)), len(e.title)))
     return [e.title for e in scored[:n]]

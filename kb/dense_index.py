@@ -27,9 +27,6 @@ class DocRows:
         codes = np.fromiter((index.setdefault(d, len(index)) for d in doc_ids), dtype=np.int32)
         return cls(codes, index)
 
-    def __len__(self) -> int:
-        return len(self.codes)
-
     def mask(self, allowed: Set[str]) -> np.ndarray:
         """Return which rows belong to ``allowed`` documents."""
         table = np.zeros(len(self.index), dtype=bool)
@@ -83,7 +80,7 @@ class DenseIndex:
 
     def documents(self) -> dict[str, DocVectors]:
         """Return each document's vectors as a view of the index's rows: kept for the next reload without holding
-        every vector twice (373 MB of duplicates at 50× the corpus)."""
+        every vector twice (243,450 × 384 float32, 374 MB, at 50× the corpus)."""
         if not len(self.chunk_ids):
             return {}
         starts = np.flatnonzero(np.diff(self.docs.codes, prepend=-1))

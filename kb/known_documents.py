@@ -60,12 +60,12 @@ def known_documents() -> tuple[KnownDocument, ...]:
 
 # 国企党建那个条例, 村里的那个条例: a document called by its topic and its kind, a demonstrative between.
 _DESCRIBED = re.compile(r"([\u4e00-\u9fff]{2,12}?)的?(?:那个|那部|那份|那项|那本)(条例|准则|细则|规则|规定|办法|法)")
-# Everyday words for what titles spell out, longest first.
+# Everyday words for what titles spell out, longest first. Not the query term map (kb/terms.py): these rewrite a
+# description to match titles, and must not add search terms to every question that says 高校 or 村里.
 _TITLE_WORDING = (("国企", "国有企业"), ("央企", "中央企业"), ("高校", "高等学校"), ("村里", "农村"), ("纪委", "纪律检查"),
                   ("基层党组织", "基层组织"), ("保密", "保守国家秘密"))
-# Words of many titles or of the question's frame, which tell no document apart.
-_UNTELLING = frozenset({"党建", "党的", "工作", "有关", "关于", "中国", "共产党", "中国共产党", "规定", "条例", "党内",
-                        "问一", "一下", "里面", "里头", "就是", "上面", "那个"})
+# Words of many titles, which tell no document apart (words no title holds are never topic words anyway).
+_UNTELLING = frozenset({"党建", "党的", "工作", "有关", "关于", "中国", "共产党", "中国共产党", "规定", "条例", "党内"})
 MIN_TOPIC_CHARS = 2
 
 

@@ -17,7 +17,7 @@ from .grammar import ArticleRef, section_line
 from .query import Query, QueryParser
 from .reprints import originals
 from .terms import load_terms
-from .titles import TitleIndex, match_title
+from .titles import TitleIndex
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .embedding import model_fingerprint
@@ -176,6 +176,7 @@ class Searcher:
         self.vectors = self._dense_index(manifest, docs)
         self.manifest, self.chunks, self.bm25, self.grams, self._docs = manifest, chunks, index, grams, docs
         self.titles = TitleIndex.build({d: e.title for d, e in manifest.documents.items()})
+        self._regulations = frozenset(d for d, e in manifest.documents.items() if e.doc_type == "regulation")
         self.idf = inverse_document_frequency(tokens)
         self.sentences = SentenceIndex.build([(s.document.doc_id, s.sentences) for s in stored if s.sentences],
                                              self.kb.embedder.dim, model_tag(model_fingerprint(self.kb.embedder)))
@@ -308,17 +309,16 @@ class Searcher:
         if scope is not None:
             return self._lookup_edition(ref, scope)
         docs = self.manifest.documents
-        candidates = [d for d in docs if allowed is None or d in allowed]
         if ref.doc_hint:
-            among = None if allowed is None else set(candidates)
             # A known short name (干部档案条例) stands for its full title (干部人事档案工作条例).
-            named = self.titles.match(ref.doc_hint, among) or self.titles.match(q.text, among) or [
+            named = self.titles.match(ref.doc_hint, allowed) or self.titles.match(q.text, allowed) or [
                 d for known in q.known if known.is_called(ref.doc_hint.strip("《》"))
-                for d in candidates if docs[d].title == known.title]
+                for d, e in docs.items() if e.title == known.title and (allowed is None or d in allowed)]
         else:
-            named = candidates if allowed is not None and len(candidates) == 1 else []
+            only = [d for d in allowed if d in docs] if allowed is not None else []
+            named = only if len(only) == 1 else []
         # Speeches sometimes republish a regulation: prefer the regulation itself, then the most articles; the sort
-        # is stable, so ties keep match_title's order (the best-matching, then the plainest title).
+        # is stable, so ties keep the title match's order (the best-matching, then the plainest title).
         named.sort(key=lambda d: (docs[d].doc_type != "regulation", -docs[d].articles))
         for doc_id in named:
             found = self.article_chunks(doc_id, ref.label)
@@ -411,8 +411,7 @@ class Searcher:
 
     def regulations_named(self, query: str) -> list[str]:
         """Return the ids of the regulations whose title (or a short form of it) the query contains."""
-        titles = {d: e.title for d, e in self.manifest.documents.items() if e.doc_type == "regulation"}
-        return match_title(query, titles)
+        return self.titles.match(query, self._regulations)
 
     def sentence_coverage(self, q: Query, chunk_ids: Iterable[str]) -> dict[str, float]:
         """Return each chunk's best coverage of the query by one sentence (with the chunk's headings)."""

@@ -24,23 +24,14 @@ def title_aliases(title: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def match_title(text: str, titles: dict[str, str]) -> list[str]:
+def match_title(text: str, titles: Mapping[str, str]) -> list[str]:
     """Return ids from ``titles`` (id → title) whose names occur in ``text``, longest name first, then shortest title.
 
     A title-like tail of ``text``, or a name opening one of its clauses, that is part of a title also names it, since
-    people shorten titles (``机关基层组织工作条例`` for 中国共产党党和国家机关基层组织工作条例).
+    people shorten titles (``机关基层组织工作条例`` for 中国共产党党和国家机关基层组织工作条例). For titles searched again
+    and again, build a TitleIndex once.
     """
-    tail = _TITLE_TAIL.search(text)
-    names = [_Shortening.of(n) for n in ([tail.group(0)] if tail else []) + spoken_titles(text)]
-    found: list[tuple[int, str]] = []
-    for doc_id, title in titles.items():
-        best = max((len(a) for a in title_aliases(title) if a in text), default=0)
-        if not best:
-            best = max((name.of_title(title) for name in names), default=0)
-        if best:
-            found.append((best, doc_id))
-    # A study note titled “…印发《条例》” contains the name as well as the regulation does: the shorter title wins.
-    return [doc_id for _, doc_id in sorted(found, key=lambda x: (-x[0], len(titles[x[1]])))]
+    return TitleIndex.build(titles).match(text)
 
 
 _TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{2,30}(条例|章程|细则|准则|规定|办法|规则|意见|决定)$")
@@ -59,6 +50,7 @@ class TitleIndex:
     by_alias: Mapping[str, tuple[str, ...]]
     by_gram: Mapping[str, frozenset[str]]
     order: Mapping[str, int]
+    longest: int  # the longest alias: how far from each character a name can reach
 
     @classmethod
     def build(cls, titles: Mapping[str, str]) -> TitleIndex:
@@ -71,14 +63,14 @@ class TitleIndex:
             for gram in _grams(title):
                 by_gram.setdefault(gram, set()).add(doc_id)
         return cls(dict(titles), {a: tuple(d) for a, d in by_alias.items()},
-                   {g: frozenset(d) for g, d in by_gram.items()}, {d: i for i, d in enumerate(titles)})
+                   {g: frozenset(d) for g, d in by_gram.items()}, {d: i for i, d in enumerate(titles)},
+                   max(map(len, by_alias), default=0))
 
     def match(self, text: str, among: Set[str] | None = None) -> list[str]:
-        """Return what ``match_title(text, titles)`` returns for the titles of ``among`` (None: all)."""
-        longest = max(map(len, self.by_alias), default=0)
+        """Return the ids of the titles (of ``among``; None: all) that ``text`` names, as match_title describes."""
         named: dict[str, int] = {}
         for i in range(len(text)):
-            for j in range(i + 1, min(len(text), i + longest) + 1):
+            for j in range(i + 1, min(len(text), i + self.longest) + 1):
                 for doc_id in self.by_alias.get(text[i:j], ()):
                     named[doc_id] = max(named.get(doc_id, 0), j - i)
         aliased = set(named)  # a document a name of it names is not also looked up by a shortening
@@ -92,9 +84,10 @@ class TitleIndex:
                 for doc_id in docs:
                     if doc_id not in aliased:
                         named[doc_id] = max(named.get(doc_id, 0), name.of_title(self.titles[doc_id]))
-        found = [(best, d) for d, best in named.items() if best and (among is None or d in among)]
-        found.sort(key=lambda x: self.order[x[1]])  # the titles' own order breaks ties, as in match_title
-        return [d for _, d in sorted(found, key=lambda x: (-x[0], len(self.titles[x[1]])))]
+        found = [d for d, best in named.items() if best and (among is None or d in among)]
+        # A study note titled “…印发《条例》” contains the name as well as the regulation does: the shorter title wins;
+        # then the titles' own order.
+        return sorted(found, key=lambda d: (-named[d], len(self.titles[d]), self.order[d]))
 
 
 _SPOKEN = re.compile(r"(?:^|[，,。？?！!；;：:\s、\d]|按照|根据|依照|依据|那个|这个|有个)"
@@ -174,10 +167,16 @@ class _Shortening:
         return 0
 
 
+def ends_in_kind(title: str) -> bool:
+    """Return whether ``title`` ends in a kind of document (条例, 法, … with an edition note), as a title does and the
+    title of a study note (【2019年8月学习材料】, 每周一学（…）…《…条例》) does not."""
+    return _TITLE_LIKE.search(title) is not None
+
+
 def looks_like_title(name: str) -> bool:
     """Return whether ``name`` reads as a document title (a regulation-like name), not just words or a kind."""
     name = name.strip("《》")
-    if not _TITLE_LIKE.search(name):
+    if not ends_in_kind(name):
         return False
     plain = _EDITION_TAIL.sub("", name)
     return _core(plain) is not None if _KIND.search(plain) else True

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -54,6 +57,18 @@ def test_search_batch_json(small_settings, tmp_path):
                         "edition", "cited_as"}
     assert hit["rank"] == 1 and hit["article"] == "第十条" and hit["heading_path"].endswith("第十条")
     assert len(lines[1]["hits"]) == 3
+
+
+def test_search_json_in_a_fresh_process_writes_only_json(small_settings, tmp_path):
+    """A new process loads the model: nothing it prints on the way (transformers' "Loading weights" bar) may reach
+    the terminal of a script reading the JSON lines."""
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "a", "question": "三会一课"}\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "bot", "--kb-dir", str(small_settings.kb_dir), "search", "--batch",
+                           str(batch), "--top-k", "1", "--json"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a"]
 
 
 def test_ask_json_and_batch(small_settings, tmp_path):

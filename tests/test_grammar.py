@@ -153,3 +153,14 @@ def test_a_question_about_when_a_text_was_issued(text, history):
     from kb.editions import asks_history
 
     assert asks_history(text) is history
+
+
+@pytest.mark.parametrize("title, is_document", [
+    ("中国共产党章程", True), ("中华人民共和国宪法", True), ("中国共产党国有企业基层组织工作条例（试行）", True),
+    ("【2019年8月学习材料】", False), ("每周一学（2021年10月25日—31日）", False),
+    ("每周一学（2025年6月23日-6月29日）中共中央 国务院印发《党政机关厉行节约反对浪费条例》", False),
+])
+def test_a_title_ends_in_a_kind_of_document_and_a_study_note_does_not(title, is_document):
+    from kb.titles import ends_in_kind
+
+    assert ends_in_kind(title) is is_document

@@ -33,6 +33,14 @@ class DocRows:
         table[[self.index[d] for d in allowed if d in self.index]] = True
         return table[self.codes]
 
+    def runs(self) -> list[tuple[str, int, int]]:
+        """Return (doc id, first row, end row) of each document, for rows grouped by document."""
+        if not len(self.codes):
+            return []
+        starts = np.flatnonzero(np.diff(self.codes, prepend=-1))
+        names = list(self.index)  # in code order: codes are given in order of first appearance
+        return [(names[self.codes[a]], int(a), int(b)) for a, b in zip(starts, [*starts[1:], len(self.codes)])]
+
 
 def scores(matrix: np.ndarray, docs: DocRows, vector: np.ndarray, allowed: Set[str] | None = None) -> np.ndarray:
     """Return the cosine of ``vector`` to every row of ``matrix`` (unit rows), -inf for rows of documents not
@@ -81,13 +89,7 @@ class DenseIndex:
     def documents(self) -> dict[str, DocVectors]:
         """Return each document's vectors as a view of the index's rows: kept for the next reload without holding
         every vector twice (243,450 × 384 float32, 374 MB, at 50× the corpus)."""
-        if not len(self.chunk_ids):
-            return {}
-        starts = np.flatnonzero(np.diff(self.docs.codes, prepend=-1))
-        ends = [*starts[1:], len(self.chunk_ids)]
-        names = list(self.docs.index)  # in code order: codes are given in order of first appearance
-        return {names[self.docs.codes[a]]: DocVectors(tuple(self.chunk_ids[a:b]), self.matrix[a:b])
-                for a, b in zip(starts, ends)}
+        return {d: DocVectors(tuple(self.chunk_ids[a:b]), self.matrix[a:b]) for d, a, b in self.docs.runs()}
 
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` (chunk id, cosine) pairs, best first, of the documents ``allowed`` (None: all)."""

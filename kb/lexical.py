@@ -4,7 +4,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import numpy as np
 
 DOMAIN_DICT = Path(__file__).with_name("data") / "dangjian_dict.txt"
 INDEX_VERSION = 1
+EMPTY_TOKEN = "∅"  # stands for a chunk without tokens, which bm25s cannot index
 
 _KEEP = re.compile(r"[\w\u4e00-\u9fff]")
 # Function words and question words carry no topic; dropping them keeps BM25 on the content words.
@@ -188,7 +191,7 @@ class BM25Index:
 
         retriever = bm25s.BM25(k1=k1, b=b)
         if chunk_ids:
-            retriever.index([list(t) or ["∅"] for t in tokens], show_progress=False)
+            retriever.index([list(t) or [EMPTY_TOKEN] for t in tokens], show_progress=False)
         return cls(chunk_ids, retriever)
 
     def __len__(self) -> int:
@@ -209,26 +212,53 @@ class BM25Index:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
+    def document_frequencies(self) -> dict[str, int]:
+        """Return, per token, the number of chunks that use it (the length of its postings)."""
+        if not self.chunk_ids:
+            return {}
+        counts = np.diff(np.asarray(self._bm25.scores["indptr"]))
+        # bm25s's vocabulary also holds "" past the last column of postings.
+        return {t: int(counts[i]) for t, i in self._bm25.vocab_dict.items()
+                if i < len(counts) and counts[i] and t != EMPTY_TOKEN}
+
     def save(self, directory: Path, generation: int) -> None:
-        """Persist the index as plain .npy/JSON files stamped with the manifest generation."""
-        directory.mkdir(parents=True, exist_ok=True)
+        """Persist the index as plain .npy/JSON files stamped with the manifest generation.
+
+        The files are written to a new folder that then takes the old one's place: searchers map the arrays of the
+        index they loaded, and a file rewritten in place would change, or be cut short, under them.
+        """
+        directory = Path(directory)
+        new, old = (directory.with_name(f".{directory.name}.{part}-{os.getpid()}") for part in ("new", "old"))
+        shutil.rmtree(new, ignore_errors=True)
+        new.mkdir(parents=True)
         if self.chunk_ids:
-            self._bm25.save(str(directory), show_progress=False)
-        (directory / "djkb_index.json").write_text(json.dumps(
+            self._bm25.save(str(new), show_progress=False)
+        (new / "djkb_index.json").write_text(json.dumps(
             {"version": INDEX_VERSION, "generation": generation, "chunk_ids": self.chunk_ids}, ensure_ascii=False),
             encoding="utf-8")
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(new, directory)
+        shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: Path, generation: int) -> BM25Index | None:
         """Return the saved index if it was built for ``generation``, else None."""
         import bm25s
 
-        meta_path = directory / "djkb_index.json"
-        if not meta_path.exists():
-            return None
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("version") != INDEX_VERSION or meta.get("generation") != generation:
+        meta = _read_meta(directory)
+        if meta is None or meta.get("version") != INDEX_VERSION or meta.get("generation") != generation:
             return None
         if not meta["chunk_ids"]:
             return cls([], bm25s.BM25())
-        return cls(meta["chunk_ids"], bm25s.BM25.load(str(directory)))
+        # Mapped, not read: the arrays stay in the page cache, and a query touches only its tokens' postings.
+        retriever = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
+        # A writer that swapped the folder in meanwhile gave us another generation's arrays.
+        return cls(meta["chunk_ids"], retriever) if _read_meta(directory) == meta else None
+
+
+def _read_meta(directory: Path) -> dict | None:
+    try:
+        return json.loads((directory / "djkb_index.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None

@@ -21,7 +21,7 @@ from .titles import TitleIndex
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
 from .embedding import model_fingerprint
-from .catalog import DocEntry, Manifest, StoredDoc
+from .catalog import DocEntry, Manifest
 from .dense_index import DenseIndex, DocRows, DocVectors
 from .fusion import DEFAULT_FUSION, RERANK_DEPTH, Candidates, Fusion, finish
 from .edition_scope import EditionScope, edition_scope
@@ -32,7 +32,7 @@ from .known_documents import known_documents
 from .lexical import BM25Index, get_tokenizer, gram_index, query_grams
 from .off_topic import OffTopic, read_examples
 from .schema import Chunk, Hit
-from .sentence_index import SentenceIndex, model_tag
+from .sentence_index import SentenceIndex, SentenceVectors, model_tag
 from .vector_cache import RecentQueries
 from .sentences import split_sentences
 
@@ -93,14 +93,21 @@ class ArticleLookup:
         return self.ref is not None and self.ref.names_title and not self.chunks
 
 
-def inverse_document_frequency(tokens: list[list[str]]) -> dict[str, float]:
-    """Return BM25-style idf per token over chunk token lists."""
-    from collections import Counter
+def inverse_document_frequency(frequencies: Mapping[str, int], n: int) -> dict[str, float]:
+    """Return BM25-style idf per token from the number of chunks, of ``n``, that use it."""
     from math import log
 
-    df = Counter(t for doc in tokens for t in set(doc))
-    n = len(tokens)
-    return {t: log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    return {t: log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in frequencies.items()}
+
+
+@dataclass(frozen=True)
+class HeldDoc:
+    """What a searcher keeps of one document between loads: its chunks and sentence vectors, not its text, and its
+    tokens only where a load needs them again (a regulation's; ``None``: read from its file when needed)."""
+
+    chunks: tuple[Chunk, ...]
+    sentences: SentenceVectors | None
+    tokens: tuple[list[str], ...] | None
 
 
 class Searcher:
@@ -116,7 +123,7 @@ class Searcher:
         self.terms = load_terms(str(kb.settings.terms_file) if kb.settings.terms_file else None)
         self._generation = -1
         self._stamp: bytes | None = b"unread"  # no catalog has this stamp, not even a missing one (None)
-        self._docs: dict[str, tuple[DocEntry, StoredDoc]] = {}
+        self._docs: dict[str, tuple[DocEntry, HeldDoc]] = {}
         self._doc_vectors: dict[str, DocVectors] = {}
         self._reload = threading.Lock()
         self.reload_error: Exception | None = None
@@ -166,20 +173,30 @@ class Searcher:
         self._load(manifest, docs)
         self._stamp = stamp
 
-    def _load(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, StoredDoc]]) -> None:
-        stored = [docs[d][1] for d in sorted(docs)]
-        chunks = {c.chunk_id: c for s in stored for c in s.chunks}
-        tokens = [t for s in stored for t in s.tokens]
+    def _load(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, HeldDoc]]) -> None:
+        order = sorted(docs)
+        chunks = {c.chunk_id: c for d in order for c in docs[d][1].chunks}
+
+        def tokens() -> list[list[str]]:
+            return [t for d in order for t in self._tokens(d, docs[d][1])]
+
         # Only writers save the BM25 indexes; a reader that finds one stale builds its own copy in memory.
-        index = self._bm25_index("bm25", manifest, chunks, lambda: BM25Index.build(list(chunks), tokens))
+        index = self._bm25_index("bm25", manifest, chunks, lambda: BM25Index.build(list(chunks), tokens()))
         grams = self._bm25_index("grams", manifest, chunks, lambda: gram_index(list(chunks.values())))
         self.vectors = self._dense_index(manifest, docs)
-        self.manifest, self.chunks, self.bm25, self.grams, self._docs = manifest, chunks, index, grams, docs
-        self.titles = TitleIndex.build({d: e.title for d, e in manifest.documents.items()})
         self._regulations = frozenset(d for d, e in manifest.documents.items() if e.doc_type == "regulation")
-        self.idf = inverse_document_frequency(tokens)
-        self.sentences = SentenceIndex.build([(s.document.doc_id, s.sentences) for s in stored if s.sentences],
-                                             self.kb.embedder.dim, model_tag(model_fingerprint(self.kb.embedder)))
+        tag = model_tag(model_fingerprint(self.kb.embedder))
+        self.sentences = SentenceIndex.build([(d, docs[d][1].sentences) for d in order if docs[d][1].sentences],
+                                             self.kb.embedder.dim, tag)
+        frequencies = index.document_frequencies()
+        in_regulations = passage_frequencies(t for d in order if d in self._regulations
+                                             for t in self._tokens(d, docs[d][1]))
+        views = self.sentences.documents(tag)
+        self.manifest, self.chunks, self.bm25, self.grams = manifest, chunks, index, grams
+        self._docs = {d: (e, HeldDoc(h.chunks, views.get(d), h.tokens if d in self._regulations else None))
+                      for d, (e, h) in docs.items()}
+        self.titles = TitleIndex.build({d: e.title for d, e in manifest.documents.items()})
+        self.idf = inverse_document_frequency(frequencies, len(chunks))
         self._max_idf = max(self.idf.values(), default=1.0)
         self._text = "\n".join(c.embedding_text().lower() for c in chunks.values())
         self._doc_of = DocRows.of(chunks[c].doc_id for c in index.chunk_ids)
@@ -189,8 +206,6 @@ class Searcher:
             if c.quotes:
                 self.quotations.setdefault(regulation_key(c.quotes), []).append(c)
         self._statuses: tuple[tuple, dict[str, DocStatus]] | None = None
-        frequencies = passage_frequencies(tokens)
-        in_regulations = passage_frequencies(t for c, t in zip(chunks.values(), tokens) if c.doc_type == "regulation")
         titles = [*(n for d in known_documents() for n in d.names), *(e.title for e in manifest.documents.values())]
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
                                     self.tokenizer.segment, lambda w: w in frequencies, titles, self.mentions)
@@ -207,7 +222,11 @@ class Searcher:
         index = BM25Index.load(Path(self.kb.settings.kb_dir) / name, manifest.generation)
         return index if index is not None and index.chunk_ids == list(chunks) else build()
 
-    def _dense_index(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, StoredDoc]]) -> DenseIndex:
+    def _tokens(self, doc_id: str, held: HeldDoc) -> Sequence[list[str]]:
+        """Return a document's chunk token lists, from its file if they were not kept."""
+        return held.tokens if held.tokens is not None else self.kb.catalog.read_stored(doc_id).tokens
+
+    def _dense_index(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, HeldDoc]]) -> DenseIndex:
         """Return the exact index of every document's chunk vectors, reading from the store only those of documents
         that changed (all of them after a reindex into another collection)."""
         dim = self.kb.embedder.dim
@@ -222,15 +241,16 @@ class Searcher:
         self._doc_vectors = {**kept, **index.documents()}  # views of the index: each vector held once
         return index
 
-    def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, StoredDoc]]:
-        """Return each document's entry and stored file, reading only the files of documents that changed."""
+    def _read_docs(self, manifest: Manifest) -> dict[str, tuple[DocEntry, HeldDoc]]:
+        """Return each document's entry and what is held of it, reading only the files of documents that changed."""
         out = {}
         for doc_id, entry in manifest.documents.items():
             cached = self._docs.get(doc_id)
             if cached is not None and cached[0].chunk_ids == entry.chunk_ids:
                 out[doc_id] = (entry, cached[1])
             else:
-                out[doc_id] = (entry, self.kb.catalog.read_stored(doc_id))
+                stored = self.kb.catalog.read_stored(doc_id)
+                out[doc_id] = (entry, HeldDoc(tuple(stored.chunks), stored.sentences, tuple(stored.tokens)))
         return out
 
     def parse(self, query: str | Query) -> Query:

@@ -52,7 +52,8 @@ class Document:
     effective_date: str | None = None
 
 
-@dataclass(frozen=True)
+# Slots: a searcher holds every chunk, and a per-instance dict cost about 500 bytes of each.
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A retrievable span ``document.text[char_start:char_end]`` with its place in the structure."""
 

@@ -88,6 +88,12 @@ class SentenceIndex:
     def __len__(self) -> int:
         return len(self.spans)
 
+    def documents(self, model: str) -> dict[str, SentenceVectors]:
+        """Return each document's vectors as a view of the index's rows, kept for the next reload instead of a
+        second, float16 copy."""
+        return {d: SentenceVectors(model, tuple(self.chunk_ids[a:b]), self.spans[a:b], self.matrix[a:b])
+                for d, a, b in self.docs.runs()}
+
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` chunks ranked by their best sentence's cosine to ``vector``, with that cosine."""
         found = scores(self.matrix, self.docs, vector, allowed)

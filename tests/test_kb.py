@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,29 @@ def test_bm25_saved_index_gives_the_same_results(tmp_path):
     q = tok("民主生活会多久开一次")
     assert loaded.search(q, 2) == index.search(q, 2)
     assert index.search(q, 2)[0][0] == "c1"
+
+
+def test_bm25_document_frequencies_count_the_chunks_that_use_a_token(tmp_path):
+    tok = Tokenizer()
+    tokens = [tok(t) for t in ["党员必须履行义务，党员", "民主生活会每年召开一次", "党员的预备期为一年"]] + [[]]
+    index = BM25Index.build([f"c{i}" for i in range(4)], tokens)
+    expected = Counter(t for chunk in tokens for t in set(chunk))
+    assert index.document_frequencies() == dict(expected)
+    index.save(tmp_path / "bm25", generation=1)
+    assert BM25Index.load(tmp_path / "bm25", generation=1).document_frequencies() == dict(expected)
+
+
+def test_bm25_save_replaces_the_folder_under_a_loaded_index(tmp_path):
+    tok = Tokenizer()
+    first = BM25Index.build(["a", "b"], [tok("民主生活会每年召开一次"), tok("三会一课制度要坚持")])
+    first.save(tmp_path / "bm25", generation=1)
+    mapped = BM25Index.load(tmp_path / "bm25", generation=1)
+    q = tok("民主生活会")
+    before = mapped.search(q, 2)
+    BM25Index.build(["x"], [tok("预备党员的预备期为一年")]).save(tmp_path / "bm25", generation=2)
+    assert mapped.search(q, 2) == before  # its arrays were not rewritten in place
+    assert BM25Index.load(tmp_path / "bm25", generation=2).chunk_ids == ["x"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bm25"]  # no temporary folder left
 
 
 def test_domain_and_user_dictionaries(tmp_path):

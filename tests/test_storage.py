@@ -2,6 +2,7 @@
 journal, reindexing into a new collection, a searcher seeing another process's writes, and a full disk."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -150,7 +151,7 @@ def test_repair_embeds_missing_vectors_and_never_drops_an_intact_document(hash_k
     manifest = hash_kb.catalog.load()
     victim = sorted(manifest.documents)[0]
     _, chunks, _ = hash_kb.catalog.read_doc(victim)
-    stray = chunks[0].__class__(**{**chunks[0].__dict__, "chunk_id": "orphan-0001"})
+    stray = dataclasses.replace(chunks[0], chunk_id="orphan-0001")
     hash_kb.store.upsert([stray], np.ones((1, hash_kb.embedder.dim), dtype=np.float32))
     hash_kb.store.delete([c.chunk_id for c in chunks[1:4]])
     reps = repair(hash_kb)

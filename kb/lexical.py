@@ -254,7 +254,8 @@ class BM25Index:
         # Mapped, not read: the arrays stay in the page cache, and a query touches only its tokens' postings.
         retriever = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         # A writer that swapped the folder in meanwhile gave us another generation's arrays.
-        return cls(meta["chunk_ids"], retriever) if _read_meta(directory) == meta else None
+        still = _read_meta(directory) or {}
+        return cls(meta["chunk_ids"], retriever) if still.get("generation") == generation else None
 
 
 def _read_meta(directory: Path) -> dict | None:

@@ -5,7 +5,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -176,13 +176,15 @@ class Searcher:
     def _load(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, HeldDoc]]) -> None:
         order = sorted(docs)
         chunks = {c.chunk_id: c for d in order for c in docs[d][1].chunks}
-
-        def tokens() -> list[list[str]]:
-            return [t for d in order for t in self._tokens(d, docs[d][1])]
-
-        # Only writers save the BM25 indexes; a reader that finds one stale builds its own copy in memory.
-        index = self._bm25_index("bm25", manifest, chunks, lambda: BM25Index.build(list(chunks), tokens()))
-        grams = self._bm25_index("grams", manifest, chunks, lambda: gram_index(list(chunks.values())))
+        # Only writers save the BM25 indexes; a reader that finds one stale builds its own copy in memory, and holds
+        # every token list until a writer saves a current one (each reload meanwhile builds it again).
+        index = self._saved_index("bm25", manifest, chunks)
+        stale = index is None
+        if stale:
+            docs = {d: (e, self._with_tokens(d, h)) for d, (e, h) in docs.items()}
+            index = BM25Index.build(list(chunks), [t for d in order for t in docs[d][1].tokens])
+        grams = self._saved_index("grams", manifest, chunks)
+        grams = gram_index(list(chunks.values())) if grams is None else grams
         self.vectors = self._dense_index(manifest, docs)
         self._regulations = frozenset(d for d, e in manifest.documents.items() if e.doc_type == "regulation")
         tag = model_tag(model_fingerprint(self.kb.embedder))
@@ -190,10 +192,10 @@ class Searcher:
                                              self.kb.embedder.dim, tag)
         frequencies = index.document_frequencies()
         in_regulations = passage_frequencies(t for d in order if d in self._regulations
-                                             for t in self._tokens(d, docs[d][1]))
+                                             for t in self._with_tokens(d, docs[d][1]).tokens)
         views = self.sentences.documents(tag)
         self.manifest, self.chunks, self.bm25, self.grams = manifest, chunks, index, grams
-        self._docs = {d: (e, HeldDoc(h.chunks, views.get(d), h.tokens if d in self._regulations else None))
+        self._docs = {d: (e, HeldDoc(h.chunks, views.get(d), h.tokens if stale or d in self._regulations else None))
                       for d, (e, h) in docs.items()}
         self.titles = TitleIndex.build({d: e.title for d, e in manifest.documents.items()})
         self.idf = inverse_document_frequency(frequencies, len(chunks))
@@ -216,15 +218,16 @@ class Searcher:
         self.in_regulations = in_regulations if in_regulations else frequencies
         self._generation = manifest.generation
 
-    def _bm25_index(self, name: str, manifest: Manifest, chunks: Mapping[str, Chunk],
-                    build: Callable[[], BM25Index]) -> BM25Index:
-        """Return the BM25 index a writer saved as ``name`` if it is current, else ``build()``'s, kept in memory."""
+    def _saved_index(self, name: str, manifest: Manifest, chunks: Mapping[str, Chunk]) -> BM25Index | None:
+        """Return the BM25 index a writer saved as ``name`` if it is current."""
         index = BM25Index.load(Path(self.kb.settings.kb_dir) / name, manifest.generation)
-        return index if index is not None and index.chunk_ids == list(chunks) else build()
+        return index if index is not None and index.chunk_ids == list(chunks) else None
 
-    def _tokens(self, doc_id: str, held: HeldDoc) -> Sequence[list[str]]:
-        """Return a document's chunk token lists, from its file if they were not kept."""
-        return held.tokens if held.tokens is not None else self.kb.catalog.read_stored(doc_id).tokens
+    def _with_tokens(self, doc_id: str, held: HeldDoc) -> HeldDoc:
+        """Return ``held`` with its chunk token lists, read from its file if they were not kept."""
+        if held.tokens is not None:
+            return held
+        return replace(held, tokens=tuple(self.kb.catalog.read_stored(doc_id).tokens))
 
     def _dense_index(self, manifest: Manifest, docs: dict[str, tuple[DocEntry, HeldDoc]]) -> DenseIndex:
         """Return the exact index of every document's chunk vectors, reading from the store only those of documents

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures import wait_until, write_corpus
+from fixtures import speech_text, wait_until, write_corpus
 from ingest.maintenance import recover, reindex, repair
 from ingest.pipeline import ingest
 from kb.base import KnowledgeBase
@@ -306,3 +306,26 @@ def test_kill_9_mid_reindex_damages_nothing(tmp_path):
     assert docs < set(kb.catalog.load().documents)
     consistent(kb)
     assert Searcher(kb).search("全面从严治党", k=1)[0].chunk.doc_title == "另一篇讲话"
+
+
+def test_a_stale_word_index_is_rebuilt_with_the_same_weights_and_files_are_read_once(hash_kb, tmp_path, monkeypatch):
+    import shutil
+
+    ingest(hash_kb, write_corpus(tmp_path / "c", regulations=2, speeches=2))
+    current = Searcher(hash_kb)
+    shutil.rmtree(Path(hash_kb.settings.kb_dir) / "bm25")  # as a reader sees it between a commit and the rebuild
+    reads: list[str] = []
+    read_stored = hash_kb.catalog.read_stored
+    monkeypatch.setattr(hash_kb.catalog, "read_stored", lambda d: reads.append(d) or read_stored(d))
+    stale = Searcher(hash_kb)
+    assert stale.idf == current.idf and stale.in_regulations == current.in_regulations
+    assert sorted(reads) == sorted(hash_kb.catalog.load().documents)  # each file once
+    assert stale.search("党员", k=3, mode="lexical") == current.search("党员", k=3, mode="lexical")
+    before = set(hash_kb.catalog.load().documents)
+    extra = tmp_path / "2024-09-01_另一篇讲话.txt"
+    extra.write_text(speech_text("在另一次会议上的讲话", seed=9), encoding="utf-8")
+    ingest(hash_kb, [extra])
+    shutil.rmtree(Path(hash_kb.settings.kb_dir) / "bm25")
+    reads.clear()
+    stale.refresh()
+    assert reads == sorted(set(hash_kb.catalog.load().documents) - before)  # the new file only, not all again

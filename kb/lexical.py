@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from sys import intern
 
 import numpy as np
 
@@ -182,7 +183,6 @@ class BM25Index:
     def __init__(self, chunk_ids: Sequence[str], retriever):
         self.chunk_ids = list(chunk_ids)
         self._bm25 = retriever
-        self._pos = {cid: i for i, cid in enumerate(self.chunk_ids)}
 
     @classmethod
     def build(cls, chunk_ids: Sequence[str], tokens: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75) -> BM25Index:
@@ -221,6 +221,14 @@ class BM25Index:
         return {t: int(counts[i]) for t, i in self._bm25.vocab_dict.items()
                 if i < len(counts) and counts[i] and t != EMPTY_TOKEN}
 
+    def postings(self, token: str) -> np.ndarray:
+        """Return the positions, ascending, of the chunks that use ``token``."""
+        column = self._bm25.vocab_dict.get(token) if self.chunk_ids else None
+        indptr = self._bm25.scores["indptr"] if column is not None else ()
+        if column is None or column + 1 >= len(indptr):
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self._bm25.scores["indices"][indptr[column]:indptr[column + 1]])
+
     def save(self, directory: Path, generation: int) -> None:
         """Persist the index as plain .npy/JSON files stamped with the manifest generation.
 
@@ -255,7 +263,9 @@ class BM25Index:
         retriever = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         # A writer that swapped the folder in meanwhile gave us another generation's arrays.
         still = _read_meta(directory) or {}
-        return cls(meta["chunk_ids"], retriever) if still.get("generation") == generation else None
+        # Interned: each id is then the chunk's own string (the catalog interns it when reading the chunk).
+        ids = [intern(c) for c in meta["chunk_ids"]]
+        return cls(ids, retriever) if still.get("generation") == generation else None
 
 
 def _read_meta(directory: Path) -> dict | None:

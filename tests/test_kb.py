@@ -256,3 +256,39 @@ def test_a_searcher_holds_each_vector_once_across_reloads(tmp_path, hash_kb):
     assert held_once() and len(searcher.vectors) == len(fresh.vectors)
     assert list(searcher.vectors.chunk_ids) == list(fresh.vectors.chunk_ids)
     np.testing.assert_array_equal(searcher.vectors.matrix, fresh.vectors.matrix)
+
+
+def test_bm25_postings_are_the_chunks_that_use_a_token():
+    tok = Tokenizer()
+    tokens = [tok(t) for t in ["党员必须履行义务", "民主生活会每年召开一次", "党员的预备期为一年"]]
+    index = BM25Index.build(["a", "b", "c"], tokens)
+    assert [index.chunk_ids[i] for i in index.postings("党员")] == ["a", "c"]
+    assert len(index.postings("没有的词")) == 0
+    assert len(BM25Index.build([], []).postings("党员")) == 0
+
+
+def test_mentions_agrees_with_a_scan_of_every_passage(tmp_path, hash_kb):
+    ingest(hash_kb, write_corpus(tmp_path / "c", regulations=2, speeches=2))
+    searcher = Searcher(hash_kb)
+    text = "\n".join(c.embedding_text().lower() for c in searcher.chunks.values())
+    sample = [c.embedding_text() for c in list(searcher.chunks.values())[:20]]
+    terms = {t[i:i + n] for t in sample for n in (1, 2, 3, 5, 9) for i in range(0, len(t) - n, 7)}
+    terms |= {"问责条例", "不存在的名字", "XYZ", "第三条", "民主 生活"}
+    assert terms
+    assert {t: searcher.mentions(t) for t in terms} == {t: t.lower() in text for t in terms}
+    assert any(searcher.mentions(t) for t in terms) and not all(searcher.mentions(t) for t in terms)
+
+
+def test_free_heap_memory_goes_back_to_the_system():
+    def anon_kib() -> int:
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("RssAnon")).split()[1])
+
+    from kb.memory import release_free_memory
+
+    blocks = [bytes(2048) for _ in range(60_000)]  # ~120 MiB in malloc's heap, not Python's small-object arenas
+    keep = blocks[-1]  # pins the top of the heap, so glibc cannot shrink it on its own
+    del blocks
+    before = anon_kib()
+    assert release_free_memory()
+    assert before - anon_kib() > 50 * 1024 and keep

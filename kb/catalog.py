@@ -36,7 +36,7 @@ CREATE TABLE journal (doc_id TEXT PRIMARY KEY);
 # SQLite's file change counter (header bytes 24-27) grows with every committed write in rollback-journal mode.
 _COUNTER = slice(24, 28)
 # Interned on reading: strings that chunks share, and each chunk's id, which both BM25 indexes hold too (interning the
-# catalog's copies as well cost 74 MiB more at 10× the corpus: the first copy is then one scattered among freed ones).
+# catalog's copies as well left a searcher 74 MiB larger at 10× the corpus, so they are not).
 _SHARED = ("chunk_id", "doc_id", "doc_title", "doc_type", "source", "article", "date", "issuer")
 _CORRUPT = re.compile(r"no such table|malformed|not a database|no such column")
 

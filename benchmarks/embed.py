@@ -1,5 +1,5 @@
 """Embedding benchmark: chunks/s of the plain LangChain recipe, the old torch path, torch in large sorted calls,
-ONNX Runtime fp32 and int8 and torch under bf16 autocast, in one run, with their parity to torch; optionally ranking parity of two built KBs.
+ONNX Runtime fp32 and int8 and torch with bf16 weights, in one run, with their parity to torch; optionally ranking parity of two built KBs.
 
     python -m benchmarks.embed [--corpus ../shared/corpus] [--sample 400 | --full]
     python -m benchmarks.embed --rank-a KB_FP32 --rank-b KB_INT8 [--set evals/datasets/dev.jsonl]
@@ -101,7 +101,7 @@ def throughput(corpus: Path, n: int | None) -> None:
     new = timed(f"torch, one length-sorted call (batch {TORCH_BATCH})", texts, lambda t: torch_model.embed_passages(t))
     print(f"{'':<44} {cosine(ref, new)}")
     for backend, label in (("onnx", "ONNX Runtime fp32"), ("onnx-int8", "ONNX Runtime int8"),
-                           ("torch-bf16", f"torch bf16 autocast (batch {BF16_BATCH})")):
+                           ("torch-bf16", f"torch, bf16 weights (batch {BF16_BATCH})")):
         emb = load_embedder(E5_ALIAS, cache, backend, "cpu")
         emb.embed_queries(["预热"])  # export or quantize (once, cached) and open the session outside the timing
         vectors = timed(label, texts, lambda t, e=emb: e.embed_passages(t))

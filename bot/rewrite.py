@@ -11,6 +11,8 @@ from kb.query import Query
 from kb.retrieve import Searcher
 
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
+# 要是超过三个月, 如果他不同意: a condition, where 如果是预备党员 names a new subject.
+_CONDITION = re.compile(r"(?:要是|如果|假如|万一|若是|倘若|假设)(?!是)")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
 
 
@@ -74,6 +76,8 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         body = (m.group(1) if m else query).strip()
         if not body:
             return query
+        if _CONDITION.match(body) and not _asks(body):
+            return f"{last.query.rstrip('？?。 ')}，{body}"  # 要是情节较重呢: the earlier question, on a condition
         if not _asks(body):
             return _substitute(body, last.query)  # 那机关党委呢？: a new subject for the earlier predicate
         if get_tokenizer().subject(body) is None and (opening := get_tokenizer().subject(last.query)):

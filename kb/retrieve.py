@@ -330,7 +330,8 @@ class Searcher:
         named edition (十九大党章, 1982年宪法) counts only with an article or when asked what it says (a question about
         its history is not one)."""
         q = self.parse(query)
-        scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations)
+        names = {n: doc.title for doc in q.known for n in doc.names if n in q.text and n != doc.title}
+        scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations, names)
         loose_ok = q.article is not None or asks_content(q.text)
         return scope if scope is None or scope.ask.strict or loose_ok else None
 

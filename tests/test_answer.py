@@ -9,7 +9,7 @@ import pytest
 from bot.answer import REFUSAL_TEXT, Answerer
 from bot.citations import UNSUPPORTED_MARK, check_answer, supports
 from bot.llm import ChatClient
-from bot.rewrite import Turn
+from bot.rewrite import Turn, rewrite
 from fixtures import write_corpus
 from ingest.pipeline import ingest
 from kb.base import KnowledgeBase
@@ -266,6 +266,14 @@ def test_follow_up_keeps_the_earlier_predicate(answerer):
     """Only the subject is replaced: 机关党委 takes the place of 机关党支部委员会, 几年换一届 stays."""
     answer = answerer.ask("那机关党委呢？", history=[Turn("机关党支部委员会几年换一届？")])
     assert answer.rewritten_query == "机关党委几年换一届？"
+
+
+def test_conditional_follow_up_keeps_the_whole_earlier_question():
+    """要是情节较重呢 adds a condition to the earlier question; 如果是预备党员呢 names a new subject for it."""
+    earlier = [Turn("正式党员违纪了一般怎么处理？")]
+    assert rewrite("要是情节较重呢", earlier) == "正式党员违纪了一般怎么处理，要是情节较重"
+    assert rewrite("那万一他拒不改正呢？", earlier) == "正式党员违纪了一般怎么处理，万一他拒不改正"
+    assert rewrite("如果是预备党员呢", earlier) == "预备党员违纪了一般怎么处理？"
 
 
 @pytest.mark.corpus

@@ -12,7 +12,7 @@ from fixtures import regulation_text
 from ingest.chunker import chunk_document, pipeline_version
 from ingest.pipeline import ingest, remove
 from ingest.structure import make_document, parse_meta
-from kb.editions import edition_asked, history, parse_effective, parse_label, registry
+from kb.editions import _full_year, edition_asked, history, parse_effective, parse_label, registry
 from kb.retrieve import Filters, Searcher
 from kb.status import resolve
 
@@ -88,6 +88,20 @@ def test_edition_asked_in_questions():
     assert edition_asked("2013年最早那版厉行节约条例怎么写的").strict  # 那版 names an edition as plainly as 版
     assert edition_asked("2014年5月发的老版本发展党员细则").year == 2014
     assert edition_asked("2019年那次主题教育的总要求是什么") is None
+
+
+def test_edition_asked_with_a_two_digit_year_or_new_right_before_a_title():
+    assert edition_asked("15年版的纪律处分条例第八十八条原文").year == 2015
+    assert edition_asked("13年那版的厉行节约条例里公务接待怎么写的").year == 2013
+    assert edition_asked("82年宪法第七十九条").year == 1982 and not edition_asked("82年宪法第七十九条").strict
+    assert edition_asked("入党18年的老党员按照条例要交多少党费") is None  # a duration, not an edition
+    assert edition_asked("我干了13年，老版的条例怎么说") is None
+    assert edition_asked("比15年版多了哪些条") is None
+    assert edition_asked("新纪律处分条例对结交政治骗子咋处理").newest
+    assert edition_asked("按新党章规定，预备期几年").newest
+    for plain in ("新来的党员按照条例要做什么", "重新学习条例", "新时代党建工作条例", "创新党章学习方式"):
+        assert edition_asked(plain) is None, plain
+    assert (_full_year(26, this_year=2026), _full_year(27, this_year=2026)) == (2026, 1927)
 
 
 def _edition(tmp: Path, name: str, line: str, articles: int = 12, seed: int = 0) -> Path:

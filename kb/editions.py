@@ -170,10 +170,11 @@ _ASKS_WHEN = re.compile(r"哪天|哪一天|哪年|哪一年|哪个月|几月|几
 _ASKS_ISSUED = re.compile(_ASKED_ISSUE)
 _ASKS_ISSUE_DATE = re.compile(rf"(?:{_ASKED_ISSUE})的?(?:时间|日期)")
 _ASK_NEW = re.compile(r"(?:新版|新修订|最新修订|修订后|最新版?|现行(?!有效))(?:本)?的?"
-                      # 新纪律处分条例, 新党章: 新 right before a title, not inside a word (重新, 创新) or before a
-                      # person or a time (新来的, 新任, 新时代); the title must then match a stored one.
+                      # 新纪律处分条例, 新党章: 新 right before a short title, not inside a word (重新, 创新) or
+                      # before a person or a time (新来的, 新任, 新时代); 新提拔干部按照纪律处分条例 is too far from its
+                      # title to name an edition. The title must then match a stored one.
                       r"|(?<![重创更革刷清崭出翻维从一全])新(?![的了入进来上任近时形闻])"
-                      r"(?=[^，,。？?！!的]{0,10}?(?:条例|细则|准则|党章|宪法))")
+                      r"(?=[\u4e00-\u9fff]{0,6}?(?:条例|细则|准则)|党章|宪法)")
 
 
 _COMPARED = ("比", "与", "较", "同", "跟", "和")

@@ -99,7 +99,8 @@ def test_edition_asked_with_a_two_digit_year_or_new_right_before_a_title():
     assert edition_asked("比15年版多了哪些条") is None
     assert edition_asked("新纪律处分条例对结交政治骗子咋处理").newest
     assert edition_asked("按新党章规定，预备期几年").newest
-    for plain in ("新来的党员按照条例要做什么", "重新学习条例", "新时代党建工作条例", "创新党章学习方式"):
+    for plain in ("新来的党员按照条例要做什么", "重新学习条例", "新时代党建工作条例", "创新党章学习方式",
+                  "新提拔干部按照纪律处分条例要注意什么"):
         assert edition_asked(plain) is None, plain
     assert (_full_year(26, this_year=2026), _full_year(27, this_year=2026)) == (2026, 1927)
 

@@ -15,7 +15,7 @@ from ingest.pipeline import _read, ingest, source_key
 from kb.base import KnowledgeBase
 from kb.catalog import Catalog
 from kb.config import load_settings
-from kb.embedding import E5_ALIAS, load_embedder, model_fingerprint, resolve_backend, resolve_model_path
+from kb.embedding import E5_ALIAS, load_embedder, model_fingerprint, resolve_backend, resolve_model_path, size_batches
 from kb.errors import ModelMismatch, ModelUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +146,13 @@ def test_docs_and_an_unchanged_ingest_load_no_model(int8_kb, tmp_path):
     corpus = int8_kb.parent / "corpus"
     loaded = _modules_after(["--kb-dir", str(int8_kb), "ingest", str(corpus)])
     assert loaded == {"torch": False, "sentence_transformers": False, "onnxruntime": False}
+
+
+def test_passages_are_batched_by_padded_size():
+    """Short texts share a batch up to the cap; a batch padded to its longest text stays within the budget."""
+    lengths = [400, 46, 50, 800, 3300, 40, 400] + [30] * 100
+    batches = size_batches(lengths, 3200, 64)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) <= 64 for b in batches)
+    assert all(len(b) * max(lengths[i] for i in b) <= 3200 or len(b) == 1 for b in batches)
+    assert [4] in batches and len(batches[0]) == 64  # too long for company; the 100 shortest fill a batch

@@ -31,7 +31,8 @@ CPU_BACKEND = "onnx"
 # 2-core EPYC (Zen 4), then under bf16 autocast, on the same 96-128 corpus chunks it embedded 16.6-16.7 chunks/s
 # against ORT fp32's 8.7-12.3, at cosine 0.99999 (min) to it; a first full ingest took 384 s against 522 s. On a
 # 2-core Xeon with AMX (256 corpus chunks): autocast 29-31 chunks/s, bf16 weights 37-38, at cosine 0.99997 (min) to
-# fp32 and to autocast; a first full ingest 212.7 s under autocast, 190.4 s with bf16 weights. Ranking parity: README.
+# fp32 and to autocast; a first full ingest 212.7 s under autocast, 190.4 s with bf16 weights, 181.0 s with them
+# batched by padded size (BF16_BATCH_CHARS). Ranking parity: README.
 BF16_BACKEND = "torch-bf16"
 # Backends whose vectors may share one index. Measured with benchmarks/embed.py on 200 corpus chunks: torch and ORT
 # fp32 agree to cosine 1.00000 (min), so they share "fp32"; bf16, int8 and the unmeasured fp16 stand alone. "bf16"

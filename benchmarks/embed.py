@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.config import load_settings
-from kb.embedding import BF16_BATCH, E5_ALIAS, TORCH_BATCH, load_embedder, resolve_model_path
+from kb.embedding import E5_ALIAS, TORCH_BATCH, load_embedder, resolve_model_path
 
 from .common import rss_mb
 
@@ -101,7 +101,7 @@ def throughput(corpus: Path, n: int | None) -> None:
     new = timed(f"torch, one length-sorted call (batch {TORCH_BATCH})", texts, lambda t: torch_model.embed_passages(t))
     print(f"{'':<44} {cosine(ref, new)}")
     for backend, label in (("onnx", "ONNX Runtime fp32"), ("onnx-int8", "ONNX Runtime int8"),
-                           ("torch-bf16", f"torch, bf16 weights (batch {BF16_BATCH})")):
+                           ("torch-bf16", "torch, bf16 weights (padded-size batches)")):
         emb = load_embedder(E5_ALIAS, cache, backend, "cpu")
         emb.embed_queries(["预热"])  # export or quantize (once, cached) and open the session outside the timing
         vectors = timed(label, texts, lambda t, e=emb: e.embed_passages(t))

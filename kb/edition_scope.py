@@ -2,7 +2,6 @@
 that edition, or the articles of it quoted in study notes, or nothing (and then it is told so)."""
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -65,21 +64,18 @@ def _target(ask: EditionAsk, key: str, years: Sequence[int]) -> tuple[int | None
 
 
 def edition_scope(text: str, manifest: Manifest, statuses: Mapping[str, DocStatus],
-                  quotations: Mapping[str, Sequence[Chunk]], names: Mapping[str, str] | None = None
-                  ) -> EditionScope | None:
+                  quotations: Mapping[str, Sequence[Chunk]], known_titles: Sequence[str] = ()) -> EditionScope | None:
     """Return the scope of a question that names an edition of a stored or quoted regulation, else None.
 
-    ``names`` maps the short names the question uses (干部档案条例) to the titles they stand for.
+    ``known_titles``: the titles of the known documents the question names, by a short name (干部档案条例) too; as for
+    an article, they stand in when no stored title matches the text.
     """
     ask = edition_asked(text)
     if ask is None:
         return None
     plain = without_edition(text, ask)
-    if names:  # one pass, longest name first: a title holds shorter names of itself (人事档案工作条例)
-        alternation = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-        plain = re.sub(alternation, lambda m: names[m.group(0)], plain)
     titles = {d: s.title for d, s in statuses.items() if manifest.documents[d].doc_type == "regulation"}
-    named = match_title(plain, titles)
+    named = match_title(plain, titles) or [d for d, title in titles.items() if title in known_titles]
     keys = [regulation_key(titles[d]) for d in named] or match_title(plain, {k: k for k in quotations})
     if not keys:
         return None

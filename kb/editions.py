@@ -148,14 +148,13 @@ class EditionAsk:
         return f"{self.year}年版" if self.year else "最新版本"
 
 
-_ASK_YEAR = re.compile(r"((?:19|20)\d{2})\s*年\s*(?:版|修订|修正|修改|部分修改|印发|发布)(?:版|后)?(?:本)?的?"
-                       r"|((?:19|20)\d{2})\s*年[^年，,。？?！!]{0,8}?(?:那一?|老|旧)版(?:本)?的?")
-# 1982年宪法, 1997年的纪律处分条例: a year right before a title names the edition of that year.
-_ASK_YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年(?:的|版的?)?(?=[^\d月日，。？?！!]{0,8}?(?:宪法|党章|条例|细则|准则))")
-# People shorten the year (15年版, 13年老版的, 82年宪法); two digits count only beside edition words or 宪法/党章, since
-# 入党18年的老党员按照条例 names no edition.
-_ASK_SHORT_YEAR = re.compile(r"(?<![\d第.])(\d{2})\s*年\s*(?:版|修订|修正|修改|部分修改)(?:版|后)?(?:本)?的?"
-                             r"|(?<![\d第.])(\d{2})\s*年[^年，,。？?！!\d]{0,8}?(?:那一?|老|旧)版(?:本)?的?"
+# A year of four digits, or of two (15年版, 13年老版的), as people shorten it.
+_YEAR_NUM = r"((?:19|20)\d{2}|(?<![\d第.])\d{2})"
+_ASK_YEAR = re.compile(rf"{_YEAR_NUM}\s*年\s*(?:版|修订|修正|修改|部分修改|印发|发布)(?:版|后)?(?:本)?的?"
+                       rf"|{_YEAR_NUM}\s*年[^年，,。？?！!]{{0,8}}?(?:那一?|老|旧)版(?:本)?的?")
+# 1982年宪法, 1997年的纪律处分条例: a year right before a title names the edition of that year; two digits only right
+# before 宪法 or 党章 (82年宪法), since 入党18年的老党员按照条例 names no edition.
+_ASK_YEAR_TITLE = re.compile(r"((?:19|20)\d{2})\s*年(?:的|版的?)?(?=[^\d月日，。？?！!]{0,8}?(?:宪法|党章|条例|细则|准则))"
                              r"|(?<![\d第.])(\d{2})\s*年(?:的|版的?)?(?=宪法|党章)")
 # 十九大党章: the charter as a national congress amended it.
 _CONGRESS_YEARS = {"二": 1922, "三": 1923, "四": 1925, "五": 1927, "六": 1928, "七": 1945, "八": 1956, "九": 1969,
@@ -185,12 +184,11 @@ def edition_asked(text: str) -> EditionAsk | None:
     m = _ASK_NEW.search(text)
     if m:
         return EditionAsk(None, True, m.span())
-    for pattern, strict in ((_ASK_YEAR, True), (_ASK_YEAR_TITLE, False), (_ASK_SHORT_YEAR, True)):
+    for pattern, strict in ((_ASK_YEAR, True), (_ASK_YEAR_TITLE, False)):
         for m in pattern.finditer(text):
             if not text[max(0, m.start() - 2):m.start()].endswith(_COMPARED):
-                year = int(next(g for g in m.groups() if g))
-                return EditionAsk(_full_year(year) if year < 100 else year, False, m.span(),
-                                  strict and not (pattern is _ASK_SHORT_YEAR and m.group(3)))
+                year = int(m.group(1) or m.group(2))
+                return EditionAsk(_full_year(year) if year < 100 else year, False, m.span(), strict)
     m = _ASK_CONGRESS.search(text)
     if m:
         return EditionAsk(_CONGRESS_YEARS[m.group(1)], False, m.span(), strict=False)

@@ -44,13 +44,12 @@ VECTOR_FAMILY = {"torch-cpu": "fp32", "onnx": "fp32", "torch-cpu-bf16": "bf16", 
 # As before issue 11: on a loaded 2-core machine batches of 32 showed no gain over 16 (benchmarks/embed.py, 160
 # chunks); what removes padding is sentence-transformers sorting the texts of one large cross-document call.
 TORCH_BATCH = 16
-# Small bf16 batches were fastest under autocast on the EPYC (128 corpus chunks, chunks/s: batch 4 15.5-17.2, 8
-# 15.2-16.7, 16 15.6, 32 11.8); with bf16 weights on the AMX Xeon, 8, 16 and 32 are within 5% (37.3, 37.9, 36.2).
-BF16_BATCH = 8
-# ... but short texts (a regulation's sentences, ~46 characters) ran 1.8x faster in batches of 64 than of 8. So passage
-# calls under bf16 batch by padded size: as many length-sorted texts as fit BF16_BATCH_CHARS (eight chunks of ~400
-# characters), at most BF16_BATCH_MAX. The 11 regulations' 739 chunks and 3,552 sentences: 33.2-34.6 s in batches of
-# 8, 23.9 s so (cosine 0.99998 min), on the AMX Xeon.
+# bf16 passages are batched by padded size: as many length-sorted texts as fit BF16_BATCH_CHARS padded to the longest,
+# at most BF16_BATCH_MAX. Under autocast on the EPYC batches of 8 chunks were fastest (128 corpus chunks, chunks/s: 4
+# 15.5-17.2, 8 15.2-16.7, 16 15.6, 32 11.8); with bf16 weights on the AMX Xeon 8, 16 and 32 chunks are within 5%
+# (37.3, 37.9, 36.2), but short corpus sentences (mean 46 characters) ran 1.8x faster in batches of 64 than of 8 (281
+# against 152 a second). Hence eight ~400-character chunks' worth, up to 64 texts: the 11 regulations' 739 chunks and
+# the 3,552 sentences of those chunks took 23.9 s so, against 33.2-34.6 s in batches of 8 (cosine 0.99998 min).
 BF16_BATCH_CHARS = 3200
 BF16_BATCH_MAX = 64
 
@@ -272,7 +271,6 @@ def _load_torch(name: str, path: str, device: str, bf16: bool = False) -> Senten
     query, passage = prompts_for(name if name != E5_ALIAS else "e5")
     return SentenceTransformerEmbedder(name=name, model=model, query_prompt=query, passage_prompt=passage,
                                        backend=_torch_tag(device, bf16),
-                                       batch_size=BF16_BATCH if bf16 and not fp16 else TORCH_BATCH,
                                        batch_chars=BF16_BATCH_CHARS if bf16 and not fp16 else None)
 
 

@@ -29,8 +29,8 @@ from .editions import asks_content, regulation_key
 from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .known_documents import known_documents
-from .memory import release_free_memory
 from .lexical import BM25Index, char_grams, get_tokenizer, gram_index, query_grams
+from .memory import release_free_memory
 from .off_topic import OffTopic, read_examples
 from .schema import Chunk, Hit
 from .sentence_index import SentenceIndex, SentenceVectors, model_tag
@@ -330,8 +330,7 @@ class Searcher:
         named edition (十九大党章, 1982年宪法) counts only with an article or when asked what it says (a question about
         its history is not one)."""
         q = self.parse(query)
-        names = {n: doc.title for doc in q.known for n in doc.names if n in q.text and n != doc.title}
-        scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations, names)
+        scope = edition_scope(q.text, self.manifest, self.statuses(), self.quotations, [k.title for k in q.known])
         loose_ok = q.article is not None or asks_content(q.text)
         return scope if scope is None or scope.ask.strict or loose_ok else None
 

@@ -97,6 +97,7 @@ def test_edition_asked_with_a_two_digit_year_or_new_right_before_a_title():
     assert edition_asked("入党18年的老党员按照条例要交多少党费") is None  # a duration, not an edition
     assert edition_asked("我干了13年，老版的条例怎么说") is None
     assert edition_asked("比15年版多了哪些条") is None
+    assert edition_asked("18年印发的那个条例第五条").year == 2018
     assert edition_asked("新纪律处分条例对结交政治骗子咋处理").newest
     assert edition_asked("按新党章规定，预备期几年").newest
     for plain in ("新来的党员按照条例要做什么", "重新学习条例", "新时代党建工作条例", "创新党章学习方式",

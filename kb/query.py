@@ -21,7 +21,7 @@ _WIDE = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
 # What a question about a speech, an article or a leader's words says of itself (not of the rule it asks about); a
 # study note's 解读 or 摘编 is such a text too.
 _SPEECH = re.compile(r"讲话|发言|致辞|党课[上里中]|报告[里中]|工作报告|文章|报道|总书记|习近平|习书记|引用|名言|古话|诗句|"
-                     r"党史上的今天|说过|讲过|讲了|[怎咋]么说|提到|通知[里中]|解读|摘编|那篇|那期|这篇|这期")
+                     r"党史上的今天|说过|讲过|讲了|[怎咋]么说|提到|通知[里中]|解读|摘编|[那这]篇|[那这]期(?!间)")
 
 
 # Instructions to the assistant itself (prompt injection): a request to drop its rules or reveal its set-up.

@@ -171,7 +171,8 @@ def test_sentence_rerank_prefers_the_sentence_that_holds_the_question(searcher):
                                              ("党史上的今天10月1日", True), ("预备期能延长吗", False),
                                              ("受了处分还能提拔吗", False), ("支部书记一年讲几次党课", False),
                                              ("专题党课上讲了哪些故事", True), ("那期学习解读里对这条咋讲的", True),
-                                             ("这篇摘编里有哪几句", True), ("支部大会上怎么表决", False)])
+                                             ("这篇摘编里有哪几句", True), ("支部大会上怎么表决", False),
+                                             ("预备期这期间能参加表决吗", False)])
 def test_a_question_about_a_speech_says_so(question, about):
     from kb.query import asks_about_speech
 

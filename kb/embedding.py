@@ -53,6 +53,9 @@ TORCH_BATCH = 16
 BF16_BATCH_CHARS = 3200
 BF16_BATCH_MAX = 64
 
+# Marks a cached query vector: the same text as a passage is embedded with another prompt.
+KNOWN_QUERY = "\x00query\x00"
+
 # Per-model prompts (query, passage); the first fragment found in the model name wins.
 KNOWN_PROMPTS: tuple[tuple[str, str, str], ...] = (
     ("e5", "query: ", "passage: "),
@@ -313,6 +316,14 @@ class LazyEmbedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Return one vector per query."""
         return self.model.embed_queries(texts)
+
+    def embed_known_queries(self, texts: list[str]) -> np.ndarray:
+        """Return one vector per query fixed ahead of any user (the off-topic examples), kept in the cache as
+        passages are, under a key no passage text can have; a user's question is never stored."""
+        if not self.cache:
+            return self.embed_queries(texts)
+        return self.cache.embed([KNOWN_QUERY + t for t in texts],
+                                lambda todo: self.model.embed_queries([t[len(KNOWN_QUERY):] for t in todo]))
 
 
 @functools.lru_cache(maxsize=4)

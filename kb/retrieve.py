@@ -448,9 +448,12 @@ class Searcher:
 
     @functools.cached_property
     def off_topic(self) -> OffTopic:
-        """Return the everyday questions the domain check compares a question with (embedded on first use)."""
+        """Return the everyday questions the domain check compares a question with (embedded on first use, from the
+        vector cache where the embedder keeps one: 294 examples take seconds to embed on 2 cores)."""
         extra = self.kb.settings.off_topic_file
-        return OffTopic.build(self.kb.embedder.embed_queries, read_examples() + (read_examples(extra) if extra else ()))
+        embedder = self.kb.embedder
+        embed = getattr(embedder, "embed_known_queries", embedder.embed_queries)
+        return OffTopic.build(embed, read_examples() + (read_examples(extra) if extra else ()))
 
     def regulations_named(self, query: str) -> list[str]:
         """Return the ids of the regulations whose title (or a short form of it) the query contains."""

@@ -156,3 +156,37 @@ def test_passages_are_batched_by_padded_size():
     assert all(len(b) <= 64 for b in batches)
     assert all(len(b) * max(lengths[i] for i in b) <= 3200 or len(b) == 1 for b in batches)
     assert [4] in batches and len(batches[0]) == 64  # too long for company; the 100 shortest fill a batch
+
+
+def test_known_queries_are_cached_apart_from_passages(tmp_path):
+    """The off-topic examples are embedded once per cache; a passage of the same text keeps its own vector."""
+    from dataclasses import dataclass, field
+
+    from kb.embedding import LazyEmbedder
+    from kb.vector_cache import VectorCache
+
+    @dataclass
+    class Counting:
+        name: str = "m"
+        dim: int = 2
+        backend: str = "test"
+        queries: list = field(default_factory=list)
+
+        def embed_passages(self, texts, *, batch_size=16, progress=False):
+            return np.tile([1.0, 0.0], (len(texts), 1))
+
+        def embed_queries(self, texts):
+            self.queries.extend(texts)
+            return np.tile([0.0, 1.0], (len(texts), 1))
+
+    model = Counting()
+    cache = VectorCache(tmp_path / "v.sqlite", 2)
+    first = LazyEmbedder("m", 2, "test", lambda: model, cache)
+    assert first.embed_known_queries(["红烧肉怎么做"]).tolist() == [[0.0, 1.0]]
+    assert first.embed_passages(["红烧肉怎么做"]).tolist() == [[1.0, 0.0]]
+    again = LazyEmbedder("m", 2, "test", lambda: model, cache)
+    assert again.embed_known_queries(["红烧肉怎么做"]).tolist() == [[0.0, 1.0]]
+    assert model.queries == ["红烧肉怎么做"]  # the second embedder read it from the cache
+    again.embed_queries(["用户的问题"])  # a user's question is not stored: asked again, it is embedded again
+    again.embed_known_queries(["用户的问题"])
+    assert model.queries.count("用户的问题") == 2

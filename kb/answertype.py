@@ -76,7 +76,7 @@ _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("条项", _expect("条数", "条|项")),
     **dict.fromkeys("届", _expect("届数", "届")),
     **dict.fromkeys("倍", _expect("倍数", "倍")),
-    **dict.fromkeys("点", _expect("点数", "点")),
+    **dict.fromkeys("点", _expect("点数或钟点", "点|时")),  # 几点开始 is answered by 下午三时
     **dict.fromkeys("桌", _expect("桌数", "桌")),
     **dict.fromkeys("分", _expect("分数", "分")),
     **dict.fromkeys("平", _expect("面积", "平方米|平米")),
@@ -143,7 +143,10 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
         unit = m.start(1)
         start = _token_start(words, unit) if words else unit
         if start == unit or start <= m.start():
-            which = question[m.start() - 1:m.start()] == "哪"
+            before = question[m.start() - 1:m.start()]
+            if before == "第":  # 第几次修订 asks which one: 第三次, not 三次
+                return Expected("次序", re.compile(rf"第\s*{_NUM}\s*{m.group(1)}"), asks="第" + m.group(0))
+            which = before == "哪"
             return replace(_UNIT_TYPES[m.group(1)], asks=("哪" if which else "") + m.group(0), required=not which)
     m = _ASKS_LATIN_UNIT.search(question)
     return Expected(m.group(1), re.compile(rf"{_NUM}\s*{re.escape(m.group(1))}", re.I)) if m else None

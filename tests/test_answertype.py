@@ -33,6 +33,8 @@ def _expected(question):
     ("扫描分辨率不低于多少dpi？", "dpi"),
     ("第二十一次党代会哪一天开幕？", "日期"),
     ("组织部转接窗口的电话是多少", "电话号码"),
+    ("大会几点开始", "点数或钟点"),
+    ("这是第几次修订", "次序"),
 ])
 def test_questions_asking_for_a_quantity(question, label):
     assert _expected(question).label == label and _expected(question).required
@@ -82,6 +84,11 @@ def test_questions_asking_for_no_quantity(question):
     ("百分之几？", "交纳比例为0.5%。", True),
     ("百分之几？", "按规定比例交纳。", False),
     ("几岁？", "年满十八周岁。", True),
+    ("几点开始？", "下午三时，大会隆重开幕。", True),
+    ("几点开始？", "大会隆重开幕。", False),
+    ("第几次修订？", "这是对条例的第三次修订。", True),  # an ordinal answers an ordinal
+    ("第几次修订？", "条例先后修订三次。", False),
+    ("第几届？", "第十九届中央委员会", True),
 ])
 def test_whether_a_text_states_the_quantity(question, text, found):
     assert _expected(question).found_in(text) is found

@@ -13,6 +13,8 @@ from kb.retrieve import Searcher
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
 # 要是超过三个月, 如果他不同意: a condition, where 如果是预备党员 names a new subject.
 _CONDITION = re.compile(r"(?:要是|如果|假如|万一|若是|倘若|假设)(?!是)")
+# 情节严重的话 is a condition too; 劝他退党他就是不退 says what a person does: a clause, not a new subject.
+_CONDITION_AFTER = re.compile(r"的话$|[他她]")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
 
 
@@ -45,11 +47,21 @@ def _substitute(subject: str, previous: str) -> str:
         return f"{subject} {previous}"
     target = max(words, key=lambda w: (_suffix_overlap(w, subject), len(w)))
     if _suffix_overlap(target, subject) == 0:
+        # 国徽 after 宪法里国旗是怎么规定的 takes the place of its sibling (as long, the same first character; the
+        # last such, nearest the predicate: 党旗, not 党章, in 党章里党旗是怎么规定的)
+        sibling = next((w for w in reversed(words) if len(w) == len(subject) and w[0] == subject[0]), None)
+        if sibling:
+            at = previous.index(sibling)
+            return previous[:at] + subject + previous[at + len(sibling):]
         opening = get_tokenizer().subject(previous)
         if opening:
             return subject + previous[len(opening):]
         target = min(words, key=previous.index)
     at = previous.index(target)
+    opening = get_tokenizer().subject(previous)
+    if opening and previous.startswith(opening) and at + len(target) == len(opening) \
+            and len(subject) > _suffix_overlap(target, subject) >= 2:
+        return subject + previous[len(opening):]  # 县里的党代会 brings its own modifier: 全国党代会 goes whole
     # Keep what the subject repeats from just before the target only once (违反 + 政治纪律 → 违反组织纪律).
     shared = max((k for k in range(len(subject)) if k and previous[max(0, at - k):at] == subject[:k]), default=0)
     return previous[:at - shared] + subject + previous[at + len(target):]
@@ -76,7 +88,7 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         body = (m.group(1) if m else query).strip()
         if not body:
             return query
-        if _CONDITION.match(body) and not _asks(body):
+        if (_CONDITION.match(body) or _CONDITION_AFTER.search(body)) and not _asks(body):
             return f"{last.query.rstrip('？?。 ')}，{body}"  # 要是情节较重呢: the earlier question, on a condition
         if not _asks(body):
             return _substitute(body, last.query)  # 那机关党委呢？: a new subject for the earlier predicate

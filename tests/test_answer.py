@@ -274,6 +274,16 @@ def test_conditional_follow_up_keeps_the_whole_earlier_question():
     assert rewrite("要是情节较重呢", earlier) == "正式党员违纪了一般怎么处理，要是情节较重"
     assert rewrite("那万一他拒不改正呢？", earlier) == "正式党员违纪了一般怎么处理，万一他拒不改正"
     assert rewrite("如果是预备党员呢", earlier) == "预备党员违纪了一般怎么处理？"
+    assert rewrite("情节严重的话呢", earlier) == "正式党员违纪了一般怎么处理，情节严重的话"
+    assert rewrite("劝他改正他就是不改呢？", earlier) == "正式党员违纪了一般怎么处理，劝他改正他就是不改"
+
+
+def test_follow_up_subject_takes_the_place_of_its_counterpart():
+    """国徽 replaces its sibling 国旗 (not the document), and 县里的党代会 the whole of 全国党代会."""
+    assert rewrite("党徽呢", [Turn("党章里党旗是怎么规定的")]) == "党章里党徽是怎么规定的"
+    assert rewrite("那县里的党代会呢？", [Turn("全国党代会几年开一次？")]) == "县里的党代会几年开一次？"
+    assert rewrite("那严重警告呢", [Turn("党员受了警告处分，多长时间内不能提拔？")]) \
+        == "党员受了严重警告处分，多长时间内不能提拔？"
 
 
 @pytest.mark.corpus

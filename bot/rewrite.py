@@ -14,7 +14,7 @@ _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s
 # 要是超过三个月, 如果他不同意: a condition, where 如果是预备党员 names a new subject.
 _CONDITION = re.compile(r"(?:要是|如果|假如|万一|若是|倘若|假设)(?!是)")
 # 情节严重的话 is a condition too; 劝他退党他就是不退 says what a person does: a clause, not a new subject.
-_CONDITION_AFTER = re.compile(r"的话$|[他她]")
+_CONDITION_AFTER = re.compile(r"的话$|(?<=.)[他她]")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
 
 

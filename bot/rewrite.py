@@ -40,11 +40,13 @@ def _suffix_overlap(a: str, b: str) -> int:
 
 
 def _substitute(subject: str, previous: str) -> str:
-    """Put ``subject`` in place of the word of ``previous`` it most resembles (``严重警告`` for ``警告``), else in place
-    of the noun phrase ``previous`` opens with, so that the earlier question's predicate is kept."""
-    words = [w for w in get_tokenizer().words(previous) if len(w) >= 2 and w in previous]
+    """Put ``subject`` in place of the word of ``previous`` it most resembles (``严重警告`` for ``警告``, ``国徽`` for
+    ``国旗``), else in place of the noun phrase ``previous`` opens with, so that the earlier question's predicate is kept."""
+    tokenizer = get_tokenizer()
+    words = [w for w in tokenizer.words(previous) if len(w) >= 2 and w in previous]
     if not words:
         return f"{subject} {previous}"
+    opening = tokenizer.subject(previous)
     target = max(words, key=lambda w: (_suffix_overlap(w, subject), len(w)))
     if _suffix_overlap(target, subject) == 0:
         # 国徽 after 宪法里国旗是怎么规定的 takes the place of its sibling (as long, the same first character; the
@@ -53,12 +55,10 @@ def _substitute(subject: str, previous: str) -> str:
         if sibling:
             at = previous.index(sibling)
             return previous[:at] + subject + previous[at + len(sibling):]
-        opening = get_tokenizer().subject(previous)
         if opening:
             return subject + previous[len(opening):]
         target = min(words, key=previous.index)
     at = previous.index(target)
-    opening = get_tokenizer().subject(previous)
     if opening and previous.startswith(opening) and at + len(target) == len(opening) \
             and len(subject) > _suffix_overlap(target, subject) >= 2:
         return subject + previous[len(opening):]  # 县里的党代会 brings its own modifier: 全国党代会 goes whole

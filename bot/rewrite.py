@@ -13,8 +13,8 @@ from kb.retrieve import Searcher
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
 # 要是超过三个月, 如果他不同意: a condition, where 如果是预备党员 names a new subject.
 _CONDITION = re.compile(r"(?:要是|如果|假如|万一|若是|倘若|假设)(?!是)")
-# 情节严重的话 is a condition too; 劝他退党他就是不退 says what a person does: a clause, not a new subject.
-_CONDITION_AFTER = re.compile(r"的话$|(?<=.)[他她]")
+# 情节严重的话 is a condition too; 劝他退党他就是不退 says what a person does: a clause, not a new subject (其他党员 is one).
+_CONDITION_AFTER = re.compile(r"的话$|(?<=[^其])[他她]")
 _PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
 
 
@@ -59,8 +59,7 @@ def _substitute(subject: str, previous: str) -> str:
             return subject + previous[len(opening):]
         target = min(words, key=previous.index)
     at = previous.index(target)
-    if opening and previous.startswith(opening) and at + len(target) == len(opening) \
-            and len(subject) > _suffix_overlap(target, subject) >= 2:
+    if opening and at + len(target) == len(opening) and len(subject) > _suffix_overlap(target, subject) >= 2:
         return subject + previous[len(opening):]  # 县里的党代会 brings its own modifier: 全国党代会 goes whole
     # Keep what the subject repeats from just before the target only once (违反 + 政治纪律 → 违反组织纪律).
     shared = max((k for k in range(len(subject)) if k and previous[max(0, at - k):at] == subject[:k]), default=0)

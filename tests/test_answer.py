@@ -276,6 +276,7 @@ def test_conditional_follow_up_keeps_the_whole_earlier_question():
     assert rewrite("如果是预备党员呢", earlier) == "预备党员违纪了一般怎么处理？"
     assert rewrite("情节严重的话呢", earlier) == "正式党员违纪了一般怎么处理，情节严重的话"
     assert rewrite("劝他改正他就是不改呢？", earlier) == "正式党员违纪了一般怎么处理，劝他改正他就是不改"
+    assert rewrite("那其他党员呢", [Turn("预备党员能参加表决吗？")]) == "其他党员能参加表决吗？"  # a subject, no clause
 
 
 def test_follow_up_subject_takes_the_place_of_its_counterpart():

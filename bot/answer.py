@@ -18,7 +18,6 @@ from .notices import notices_for
 from .rewrite import Turn, rewrite, topic_words
 
 REFUSAL_TEXT = NO_EVIDENCE + "。"
-PARTIAL_TEXT = "知识库中没有直接规定；相关条文："
 HITS_PER_ANSWER = 8
 
 

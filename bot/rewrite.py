@@ -32,6 +32,11 @@ def _is_follow_up(query: str) -> bool:
     return (q.startswith(("那", "还有", "换成", "如果是")) or q.rstrip("？?。 ").endswith("呢")) and len(q) <= 20
 
 
+# 情节严重的呢？最重能到啥处分？ and 要是暂时没转，在那边咋过组织生活？: a condition on the earlier question, then a question
+# of its own; both need the earlier question to stand alone.
+_LEAD_FOLLOW = re.compile(r"^(?:那么?)?\s*([^，,。？?！!]+?)呢[，,。？?！!]\s*(\S.*)$")
+
+
 def _suffix_overlap(a: str, b: str) -> int:
     n = 0
     while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
@@ -82,6 +87,10 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         return f"《{last.doc_title}》{query[start:]}"
     if anchor and _PRONOUN.search(query):
         return _PRONOUN.sub(anchor, query, count=1)
+    lead = _LEAD_FOLLOW.match(query)
+    if lead or (_CONDITION.match(query) and _asks(query) and len(query) <= 20):
+        said = f"{lead.group(1)}，{lead.group(2)}" if lead else query
+        return f"{last.query.rstrip('？?。 ')}，{said.rstrip('？?。 ')}"
     if _is_follow_up(query):
         m = _FOLLOW.match(query)
         body = (m.group(1) if m else query).strip()

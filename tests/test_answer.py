@@ -279,6 +279,15 @@ def test_conditional_follow_up_keeps_the_whole_earlier_question():
     assert rewrite("那其他党员呢", [Turn("预备党员能参加表决吗？")]) == "其他党员能参加表决吗？"  # a subject, no clause
 
 
+def test_a_condition_then_a_question_of_its_own_keeps_the_earlier_question():
+    """要是已经退休了，还管不管 and 数额大的呢？会开除吗 are asked of the earlier question; a long question stands alone."""
+    earlier = [Turn("收了购物卡怎么处分？")]
+    assert rewrite("要是已经退休了，还管不管？", earlier) == "收了购物卡怎么处分，要是已经退休了，还管不管"
+    assert rewrite("数额大的呢？会开除吗？", earlier) == "收了购物卡怎么处分，数额大的，会开除吗"
+    alone = "如果党员出国定居多年一直不和组织联系，应该怎么处理？"
+    assert rewrite(alone, earlier) == alone
+
+
 def test_follow_up_subject_takes_the_place_of_its_counterpart():
     """国徽 replaces its sibling 国旗 (not the document), and 县里的党代会 the whole of 全国党代会."""
     assert rewrite("党徽呢", [Turn("党章里党旗是怎么规定的")]) == "党章里党徽是怎么规定的"

@@ -107,7 +107,8 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
 
 
 _ASKS = re.compile(r"几|多少|多久|多长|怎么|怎样|如何|是否|能否|能不能|可不可以|吗|什么|哪些|哪|谁|要不要|会不会|有没有"
-                   r"|啥|咋|[能会可要行算][^，。？?]{0,8}不[？?。]*$|不行[？?。]*$")  # 还能投票不: a spoken yes-no question
+                   r"|啥|咋|[能会可要行算][^，。？?]{0,8}不[？?。]*$|不行[？?。]*$"  # 还能投票不: a spoken yes-no question
+                   r"|([\u4e00-\u9fff])不\1")  # 管不管, 算不算
 
 
 def _asks(text: str) -> bool:

@@ -91,11 +91,13 @@ _UNIT_TYPES: dict[str, Expected] = {
 }
 _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
-_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
+_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:几|多少)个?百分点|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
 # The group ``topic`` is what the money is (补贴, 党费): the topic of the question, not how it asks.
+# 能报多少, 发多少: a verb of paying asks for an amount (not 发多少份, which asks for a count).
 _ASKS_MONEY = re.compile(r"多少(?:钱|块)|多少(?P<topic>会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
-                         r"|(?P<topic2>费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少")
+                         r"|(?P<topic2>费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少"
+                         r"|(?:报销|报|花|发|补|补助|交|缴|拿|领|收)多少(?![\u4e00-\u9fff])")
 # 交多少党费 is answered by an amount or by a share of the salary.
 _ASKS_DUES = re.compile(r"多少(?P<topic>党费|团费)|(?P<topic2>党费|团费)(?:每个?月|一个?月|每年|一年)?"
                         r"(?:是|为|要|该|得|应该|应当|需要)?(?:交|缴|交纳|缴纳)?多少")

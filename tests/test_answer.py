@@ -168,6 +168,21 @@ def test_streaming_grows_then_ends_with_the_answer(answerer):
     assert final.answer == texts[-1] and final.citations
 
 
+def test_a_grade_is_shown_with_the_conduct_it_grades():
+    """情节严重的，给予… after a semicolon is shown from the article's opening; a list's graded stem too."""
+    from bot.compose import _with_stem
+    from kb.sentences import split_sentences
+
+    text = ("第九十条 借用管理和服务对象的车辆，情节较重的，给予警告处分；情节严重的，给予撤销党内职务处分。\n"
+            "第九十一条 有下列行为之一，情节较轻的，给予警告处分；情节严重的，给予开除党籍处分：\n（一）超标准摊派的；")
+    spans = split_sentences(text)
+    shown = [_with_stem(text, spans, i) for i in range(len(spans))]
+    assert shown[1] == "第九十条 借用管理和服务对象的车辆，情节较重的，给予警告处分；情节严重的，给予撤销党内职务处分。"
+    assert shown[0] == "第九十条 借用管理和服务对象的车辆，情节较重的，给予警告处分；"
+    assert shown[3] is None  # a bare lead-in
+    assert shown[4] == "第九十一条 有下列行为之一，情节较轻的，给予警告处分；情节严重的，给予开除党籍处分：（一）超标准摊派的；"
+
+
 def test_support_rules():
     passage = "第二十八条 预备党员的预备期为一年。预备党员预备期满，党的支部应当及时讨论他能否转为正式党员。"
     assert supports("预备党员的预备期为一年[1]", passage)

@@ -26,7 +26,7 @@ MIN_SENTENCE_CHARS = 6
 MAX_QUOTE_CHARS = 400
 _LEAD_IN_ENDS = ("：", ":")
 # 情节严重的，给予撤销党内职务处分 grades the conduct its article named before the semicolon: alone it says nothing.
-_GRADE = re.compile(r"^情节[^，。；]{0,6}的")
+_GRADE = re.compile(r"情节[^，。；]{0,6}的")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _with_stem(text: str, spans: list[tuple[int, int]], i: int) -> str | None:
 def _graded_from(text: str, spans: list[tuple[int, int]], i: int) -> int:
     """Return where sentence ``i`` starts, or, for a grade (情节严重的，…), where the conduct it grades is named."""
     first = i
-    while first > 0 and _GRADE.match(text[spans[first][0]:]) and text[spans[first - 1][1] - 1] == "；":
+    while first > 0 and _GRADE.match(text, spans[first][0]) and text[spans[first - 1][1] - 1] == "；":
         first -= 1
     return spans[first][0]
 

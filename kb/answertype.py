@@ -91,7 +91,8 @@ _UNIT_TYPES: dict[str, Expected] = {
 }
 _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
-_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:几|多少)个?百分点|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
+_ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:几|多少)个?百分点"
+                         r"|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
 # The group ``topic`` is what the money is (补贴, 党费): the topic of the question, not how it asks.
 # 能报多少, 发多少: a verb of paying asks for an amount (not 发多少份, which asks for a count).

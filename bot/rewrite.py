@@ -27,14 +27,19 @@ class Turn:
     article: str | None = None
 
 
+# 情节严重的呢？最重能到啥处分？: a follow-up clause, then a question of its own.
+_LEAD_CLAUSE = re.compile(r"^[^，,。？?！!]+?(呢[，,。？?！!]\s*)(?=\S)")
+
+
 def _is_follow_up(query: str) -> bool:
     q = query.strip()
-    return (q.startswith(("那", "还有", "换成", "如果是")) or q.rstrip("？?。 ").endswith("呢")) and len(q) <= 20
+    return len(q) <= 20 and (q.startswith(("那", "还有", "换成", "如果是")) or q.rstrip("？?。 ").endswith("呢")
+                             or bool(_CONDITION.match(q) or _LEAD_CLAUSE.match(q)))
 
 
-# 情节严重的呢？最重能到啥处分？ and 要是暂时没转，在那边咋过组织生活？: a condition on the earlier question, then a question
-# of its own; both need the earlier question to stand alone.
-_LEAD_FOLLOW = re.compile(r"^(?:那么?)?\s*([^，,。？?！!]+?)呢[，,。？?！!]\s*(\S.*)$")
+def _on_condition(previous: str, condition: str) -> str:
+    """Return the earlier question asked on ``condition`` (要是情节较重 → 正式党员违纪了一般怎么处理，要是情节较重)."""
+    return f"{previous.rstrip('？?。 ')}，{condition}"
 
 
 def _suffix_overlap(a: str, b: str) -> int:
@@ -87,17 +92,15 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         return f"《{last.doc_title}》{query[start:]}"
     if anchor and _PRONOUN.search(query):
         return _PRONOUN.sub(anchor, query, count=1)
-    lead = _LEAD_FOLLOW.match(query)
-    if lead or (_CONDITION.match(query) and _asks(query) and len(query) <= 20):
-        said = f"{lead.group(1)}，{lead.group(2)}" if lead else query
-        return f"{last.query.rstrip('？?。 ')}，{said.rstrip('？?。 ')}"
     if _is_follow_up(query):
         m = _FOLLOW.match(query)
         body = (m.group(1) if m else query).strip()
         if not body:
             return query
-        if (_CONDITION.match(body) or _CONDITION_AFTER.search(body)) and not _asks(body):
-            return f"{last.query.rstrip('？?。 ')}，{body}"  # 要是情节较重呢: the earlier question, on a condition
+        if lead := _LEAD_CLAUSE.match(body):  # 数额大的呢？会开除吗: the clause, then its own question
+            return _on_condition(last.query, body[:lead.start(1)] + "，" + body[lead.end(1):])
+        if _CONDITION.match(body) or (_CONDITION_AFTER.search(body) and not _asks(body)):
+            return _on_condition(last.query, body)  # 要是情节较重呢, 要是暂时没转，咋过组织生活
         if not _asks(body):
             return _substitute(body, last.query)  # 那机关党委呢？: a new subject for the earlier predicate
         if get_tokenizer().subject(body) is None and (opening := get_tokenizer().subject(last.query)):

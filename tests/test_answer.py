@@ -299,6 +299,7 @@ def test_a_condition_then_a_question_of_its_own_keeps_the_earlier_question():
     earlier = [Turn("收了购物卡怎么处分？")]
     assert rewrite("要是已经退休了，还管不管？", earlier) == "收了购物卡怎么处分，要是已经退休了，还管不管"
     assert rewrite("数额大的呢？会开除吗？", earlier) == "收了购物卡怎么处分，数额大的，会开除吗"
+    assert rewrite("那要是数额大，会开除吗？", earlier) == "收了购物卡怎么处分，要是数额大，会开除吗"
     alone = "如果党员出国定居多年一直不和组织联系，应该怎么处理？"
     assert rewrite(alone, earlier) == alone
 

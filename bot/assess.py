@@ -85,8 +85,9 @@ class Evidence:
 def focus_words(searcher: Searcher, q: Query, n: int = 2) -> list[str]:
     """Return the question's ``n`` rarest words that the texts use: what an answer sentence must be about.
 
-    A rare word that is neither a noun nor in the regulations' vocabulary (上班, 搞完) comes last: it is the
-    asker's, not the topic; an absent noun (科级) stays, as a condition no passage may state.
+    A rare word that is neither a noun nor in the regulations' vocabulary (上班, 搞完), or, in a question about a speech,
+    no noun (开头), comes last: it is the asker's, not the topic; an absent noun (科级) stays, as a condition no passage
+    may state.
     """
     asks = q.expected.asks if q.expected is not None else ""
     words = list(dict.fromkeys(q.words))
@@ -96,8 +97,8 @@ def focus_words(searcher: Searcher, q: Query, n: int = 2) -> list[str]:
              and not searcher.tokenizer.asks_or_qualifies(w)]
     rules = searcher.has_regulations and not q.about_speech
 
-    def chatter(w: str) -> bool:
-        return rules and w not in searcher.in_regulations and not searcher.tokenizer.is_noun(w)
+    def chatter(w: str) -> bool:  # about a speech, the regulations' vocabulary tells nothing: any non-noun is chatter
+        return not searcher.tokenizer.is_noun(w) and (not rules or w not in searcher.in_regulations)
 
     return sorted(known, key=lambda w: (chatter(w), -searcher.token_weight(w)))[:n]
 
@@ -208,7 +209,8 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
         return f"知识库中没有{'、'.join(q.years)}年的相关内容。"
     if q.expected is not None and q.expected.required:
         focus = focus_words(searcher, q)
-        near = [*focus, *q.expansions] if focus else []  # an official term the question implies stands in
+        # An official term the question implies stands in, unless it only names the unit (年龄 → 周岁).
+        near = [*focus, *(e for e in q.expansions if not q.expected.found_in(f"十{e}"))] if focus else []
         # The rules' own name for whom or what the question asks about (入党积极分子的培训) must be where the quantity
         # is: 发展对象's 二十四个学时 are not the 积极分子's.
         subject = q.subject if q.subject in searcher.in_regulations and searcher.tokenizer.is_noun(q.subject) else None
@@ -236,14 +238,15 @@ def off_topic(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> bool:
 
 
 def states_near(expected: Expected, focus: Sequence[str], sentence: str) -> bool:
-    """Whether ``sentence`` states the asked-for quantity within NEAR_CLAUSES clauses of a focus word: 每年至少召开1次
-    组织生活会 answers how often 组织生活会 meet, not how often the 党小组会 it also names do."""
+    """Whether ``sentence`` states the asked-for quantity (as a bound, where the question asks for one) within
+    NEAR_CLAUSES clauses of a focus word: 每年至少召开1次组织生活会 answers how often 组织生活会 meet, not how often
+    the 党小组会 it also names do."""
     clauses = [m.span() for m in _CLAUSE.finditer(sentence)]
     lowered = sentence.lower()
     for start, _ in expected.spans(sentence):
         at = next((i for i, (s, e) in enumerate(clauses) if s <= start < e), 0)
         window = lowered[clauses[max(0, at - NEAR_CLAUSES)][0]:clauses[min(len(clauses) - 1, at + NEAR_CLAUSES)][1]]
-        if not focus or any(mentions_loosely(w, window) for w in focus):
+        if (not focus or any(mentions_loosely(w, window) for w in focus)) and expected.bounds(window):
             return True
     return False
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from .grammar import CN_NUMERAL_CHARS
 
 _CALENDAR = re.compile(r"(?:(?:19|20)\d\d|[一二][〇零○一二三四五六七八九]{3})\s*年(?:\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?)?"
-                       r"|\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*[至到—－-]\s*(?:\d{1,2}\s*月\s*)?\d{1,2}\s*日)?"
+                       r"|\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*[至到—－\-和、]\s*(?:\d{1,2}\s*月\s*)?\d{1,2}\s*日)*"
                        r"|[一二三四五六七八九十]{1,2}月[一二三四五六七八九十]{1,3}日")
 _NUM = rf"(?:[0-9０-９]+(?:[.．][0-9０-９]+)?|[{CN_NUMERAL_CHARS}两半]+)"
 # 个月, not 月: 12月主题党日 names a month, it does not last twelve.
@@ -34,10 +34,16 @@ class Expected:
     """The words of the question that ask for this type (``百分之几``, ``多久开一次``): no topic of the question."""
     required: bool = True
     """Whether only a passage stating the quantity answers: 哪几种 asks which kinds, so a list answers it too."""
+    maximum: bool = False
+    """Whether the question asks for an upper bound (最多, 最长, 上限): only a quantity stated as one answers it."""
 
     def found_in(self, text: str) -> bool:
         """Return whether ``text`` states an answer of this type."""
         return bool(self.pattern.search(text if self.dates_count else _CALENDAR.sub("", text)))
+
+    def bounds(self, text: str) -> bool:
+        """Return whether ``text``, around a stated quantity, states it as the kind of bound the question asks for."""
+        return not self.maximum or bool(_UPPER_BOUND.search(text))
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Return where ``text`` states an answer of this type (offsets into ``text``)."""
@@ -63,13 +69,15 @@ _TIMES_PER = Expected("频次", re.compile(rf"每\s*(?:{_NUM})?\s*(?:{_PER})|{_T
 _SHARE = Expected("比例", re.compile(rf"百分之{_NUM}|{_NUM}\s*[%％‰]|{_NUM}成|{_NUM}分之{_NUM}"))
 _MONEY = _expect("金额", "元|万元|亿元|块")
 _DUES = Expected("金额或比例", re.compile(f"{_MONEY.pattern.pattern}|{_SHARE.pattern.pattern}"))
+# 得来多少人才有效 is answered by 超过应到会人数的半数: a share of a body of people is a number of people.
+_HEADCOUNT = Expected("人数", re.compile(rf"{_expect('', '人|名|位').pattern.pattern}|半数|过半|{_NUM}分之{_NUM}"))
 _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("年", _expect("年数", "年|周年")),
     **dict.fromkeys("月", _expect("月数", "个月")),
     **dict.fromkeys("天日", _expect("天数", "天|日|工作日")),
     **dict.fromkeys("周", _expect("周数", "周|星期")),
     **dict.fromkeys("次回", _expect("次数", "次|回")),
-    **dict.fromkeys("人名位", _expect("人数", "人|名|位")),
+    **dict.fromkeys("人名位", _HEADCOUNT),
     **dict.fromkeys("岁", _expect("年龄", "周岁|岁")),
     **dict.fromkeys("元块钱", _MONEY),
     **dict.fromkeys("种类", _expect("种类数", "种|类")),
@@ -95,10 +103,11 @@ _ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:几|�
                          r"|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
 # The group ``topic`` is what the money is (补贴, 党费): the topic of the question, not how it asks.
-# 能报多少, 发多少: a verb of paying asks for an amount (not 发多少份, which asks for a count).
+# 能报多少, 发多少: a verb of paying asks for an amount (not 发多少份, which asks for a count; 补多少 may ask how many
+# members are co-opted).
 _ASKS_MONEY = re.compile(r"多少(?:钱|块)|多少(?P<topic>会费|费用|工资|补贴|奖金|津贴|罚款|报酬|薪|税)"
                          r"|(?P<topic2>费|价|补贴|工资|收入|薪酬|税)(?:是|为|要|有)?多少"
-                         r"|(?:报销|报|花|发|补|补助|交|缴|拿|领|收)多少(?![\u4e00-\u9fff])")
+                         r"|(?:报销|报|花|发|补助|交|缴|拿|领|收)多少(?![\u4e00-\u9fff])")
 # 交多少党费 is answered by an amount or by a share of the salary.
 _ASKS_DUES = re.compile(r"多少(?P<topic>党费|团费)|(?P<topic2>党费|团费)(?:每个?月|一个?月|每年|一年)?"
                         r"(?:是|为|要|该|得|应该|应当|需要)?(?:交|缴|交纳|缴纳)?多少")
@@ -109,10 +118,18 @@ _ASKS_TIMES_PER = re.compile(r"(?:一年|每年|每个?月|一个月|每季度?|
 # 好几个月, 十几年, 这几天 and 几十年 say "several" (前几天 may be 提前几天).
 _ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多少)(?:个|名|位)?"
                         r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
+# A clause asking a question of its own after 几 (能去吗, 带头的怎么算) makes 几 "a few": 约了几个人吃饭，能去吗 asks
+# whether one may go, not how many went; 是几年，能延长吗 still asks for the years.
+_OWN_QUESTION = re.compile(r"^[^，,；;？?]*[，,；;]\s*(?![^？?]*(?:几|多少|多久|多长))[^？?]*?"
+                           r"(?:吗|么|怎|咋|啥|什么|如何|能否|是否|([\u4e00-\u9fff])不\1|[能会可要行算][^，。？?]{0,8}不[？?。]*$)")
+_ASKING_BEFORE = "是为有要得需共总"
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
-_ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|什么日子")
+_ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|(?:几|哪)号|什么日子")
 _ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")
 _PHONE = Expected("电话号码", re.compile(r"(?:\d{3,4}[-－ ]?)?\d{7,8}|1[3-9]\d{9}"), dates_count=True)
+# 一次工作会议最多能开几天 is not answered by 会期一般为两天, only by a bound (不超过, 以内, 为限, 届满前).
+_ASKS_MAXIMUM = re.compile(r"最多|最长|最高|最晚|上限|顶多|最大|封顶|至多")
+_UPPER_BOUND = re.compile(r"超过|以内|之内|以下|最多|最长|至多|为限|前")
 _ASKS_YEAR = re.compile(r"哪一?年(?!级)")
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
 
@@ -138,6 +155,11 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
     ``words``, the question's segmentation, keeps a unit from being read inside a longer word:
     ``多少个人所得税`` asks for no number of people.
     """
+    expected = _expected(question, words)
+    return replace(expected, maximum=True) if expected is not None and _ASKS_MAXIMUM.search(question) else expected
+
+
+def _expected(question: str, words: Sequence[str]) -> Expected | None:
     for asks, expected in _ASKED:
         if m := asks.search(question):
             topic = "".join(g for g in m.groupdict().values() if g)
@@ -147,6 +169,9 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
         start = _token_start(words, unit) if words else unit
         if start == unit or start <= m.start():
             before = question[m.start() - 1:m.start()]
+            if m.group(0)[0] == "几" and (not before or before not in _ASKING_BEFORE) \
+                    and _OWN_QUESTION.match(question[m.end():]):
+                continue
             if before == "第":  # 第几次修订 asks which one: 第三次, not 三次
                 return Expected("次序", re.compile(rf"第\s*{_NUM}\s*{m.group(1)}"), asks="第" + m.group(0))
             which = before == "哪"

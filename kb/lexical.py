@@ -120,12 +120,12 @@ class Tokenizer:
 
     def asks_or_qualifies(self, word: str) -> bool:
         """Return whether ``word`` says how a question asks (几年, 哪几, 最多, 最长, 一般, 要交), not what it is about: a
-        numeral, adverb, pronoun, particle, locative or set phrase in the dictionaries, a superlative or hedge, or an
-        unknown word led by a question or modal character."""
+        numeral, adverb, pronoun, particle, locative or set phrase in the dictionaries, a superlative or hedge, an
+        A-not-A question, or an unknown word led by a question or modal character."""
         self._tagger.makesure_userdict_loaded()
         tag = self._tagger.word_tag_tab.get(word)
-        if word[:1] == "最" or word in _HEDGES:
-            return True
+        if word[:1] == "最" or word in _HEDGES or (len(word) == 3 and word[0] == word[2] and word[1] in "不没"):
+            return True  # 有没有, 算不算: an A-not-A question
         if tag is None:
             return word[:1] in _ASKING_LEADS
         return tag[:1] in _FUNCTION_TAGS

@@ -49,6 +49,21 @@ def test_a_quantity_no_sentence_on_the_topic_states_is_refused(answerer, questio
 
 
 @pytest.mark.corpus
+def test_a_maximum_is_answered_only_by_a_bound(answerer):
+    # The 档案 rules give days for returning a file (期限), never a longest loan; 留党察看 has a stated maximum.
+    answer = answerer.ask("干部档案借出去最多能借多久")
+    assert answer.refused and answer.reason.startswith("检索到的段落没有给出具体的")
+    assert not answerer.ask("留党察看最长多久").refused
+
+
+@pytest.mark.corpus
+def test_a_speech_question_is_about_its_nouns_not_its_wording(answerer):
+    # 开头 is how the asker points into the speech; 1978年12月18日 stands next to 日子, not to 开头.
+    answer = answerer.ask("讲话里说改革开放40周年大会开头那个日子是哪一天")
+    assert not answer.refused and "12月18日" in answer.answer
+
+
+@pytest.mark.corpus
 @pytest.mark.parametrize("question", ["周末去哪里钓鱼比较好？", "怎样用Python写一个快速排序？", "《中国共产党宇宙探索条例》第三条"])
 def test_weak_evidence_is_refused_with_related_passages(answerer, question):
     answer = answerer.ask(question)

@@ -38,6 +38,9 @@ def _expected(question):
     ("组织部转接窗口的电话是多少", "电话号码"),
     ("大会几点开始", "点数或钟点"),
     ("这是第几次修订", "次序"),
+    ("主题党日一般定在每个月几号", "日期"),
+    ("预备期是几年，能延长吗？", "年数"),  # 是几年 asks, though a question of its own follows
+    ("廉洁自律准则一共几条，第一条讲的啥", "条数"),
 ])
 def test_questions_asking_for_a_quantity(question, label):
     assert _expected(question).label == label and _expected(question).required
@@ -93,6 +96,8 @@ def test_questions_asking_for_no_quantity(question):
     ("第几次修订？", "这是对条例的第三次修订。", True),  # an ordinal answers an ordinal
     ("第几次修订？", "条例先后修订三次。", False),
     ("第几届？", "第十九届中央委员会", True),
+    ("得来多少人才有效？", "有表决权的到会人数超过应到会人数的半数", True),  # a share of a body is a headcount
+    ("得来多少人才有效？", "支部大会讨论决定", False),
 ])
 def test_whether_a_text_states_the_quantity(question, text, found):
     assert _expected(question).found_in(text) is found
@@ -121,6 +126,7 @@ def test_years_named_and_stated():
     ("民主生活会多久开一次？", "中央政治局于12月25日至26日召开民主生活会。"),
     ("任期几年？", "2022年10月22日通过。"),
     ("公示几天？", "二〇二二年十月二十二日通过。"),
+    ("最多能开几天？", "11月1日和5日 财经委员会两次开会研究物价问题。"),
 ])
 def test_calendar_dates_are_no_durations(question, text):
     assert not _expected(question).found_in(text)
@@ -128,6 +134,13 @@ def test_calendar_dates_are_no_durations(question, text):
 
 def test_dates_answer_date_questions():
     assert _expected("党代会哪一天开幕？").found_in("大会于10月16日开幕。")
+
+
+def test_a_question_for_a_maximum_is_answered_by_a_bound_only():
+    asked = _expected("一次工作会议最多能开几天")
+    assert asked.maximum and asked.found_in("会期一般为两天")
+    assert not asked.bounds("会期一般为两天") and asked.bounds("会期不超过两天") and asked.bounds("以二天为限")
+    assert _expected("一次工作会议能开几天").bounds("会期一般为两天")
 
 
 def test_names_include_numbered_congresses_and_plenums():
@@ -141,3 +154,9 @@ def test_names_include_numbered_congresses_and_plenums():
     assert entities("转发议论中央的段子算违纪吗") == [] and entities("有没有上岗培训") == []
     # Two characters with 小 or guessed by jieba are a name only with a surname (小王, not 小错 or 购物卡会受's 卡会).
     assert entities("小王犯了点小错") == ["小王"] and entities("收了购物卡会受什么处分") == []
+
+
+def test_an_a_not_a_question_is_how_a_question_asks():
+    tokenizer = get_tokenizer()
+    assert tokenizer.asks_or_qualifies("有没有") and tokenizer.asks_or_qualifies("算不算")
+    assert not tokenizer.asks_or_qualifies("开会")

@@ -56,7 +56,8 @@ class Answerer:
         """Return the parsed stand-alone question, its hits and the evidence assessment."""
         text = rewrite(query, history)
         q = self.searcher.parse(text)
-        if history and text == query.strip():  # no marker made it stand-alone: carry the conversation's topic
+        # Nothing of the earlier question was folded in (任期几年, 那人少的单位咋办): carry the conversation's topic.
+        if history and text in query:
             q = replace(q, context=topic_words(self.searcher, history[-1].query, q))
         hits = self.searcher.search(q, k=k, mode=self.mode, filters=filters)
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))

@@ -328,12 +328,15 @@ def test_follow_up_subject_takes_the_place_of_its_counterpart():
 
 
 @pytest.mark.corpus
-def test_follow_up_without_a_marker_carries_the_earlier_topic(answerer):
+def test_a_follow_up_that_folds_nothing_in_carries_the_earlier_topic(answerer):
     """借出去最长多久要还 says nothing of 档案; after a question on 干部人事档案 it is searched with that topic."""
     alone = answerer.retrieve("借出去最长多久要还")
     followed = answerer.retrieve("借出去最长多久要还", [Turn("干部人事档案可以借出吗")])
     assert "干部人事档案" in followed.query.context and not alone.query.context
     assert followed.hits[0].chunk.doc_title == "干部人事档案工作条例" != alone.hits[0].chunk.doc_title
+    # 那 marks a follow-up, but one with its own subject and predicate folds nothing of the earlier question in.
+    marked = answerer.retrieve("那人少的机关咋整", [Turn("机关专职党务工作人员一般配多少")])
+    assert marked.query.text == "人少的机关咋整" and "党务" in "".join(marked.query.context)
 
 
 @pytest.mark.corpus

@@ -210,7 +210,7 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     if q.expected is not None and q.expected.required:
         focus = focus_words(searcher, q)
         # An official term the question implies stands in, unless it only names the unit (年龄 → 周岁).
-        near = [*focus, *(e for e in q.expansions if not q.expected.found_in(f"十{e}"))] if focus else []
+        near = [*focus, *(e for e in q.expansions if not q.expected.names_unit(e))] if focus else []
         # The rules' own name for whom or what the question asks about (入党积极分子的培训) must be where the quantity
         # is: 发展对象's 二十四个学时 are not the 积极分子's.
         subject = q.subject if q.subject in searcher.in_regulations and searcher.tokenizer.is_noun(q.subject) else None

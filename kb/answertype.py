@@ -41,6 +41,10 @@ class Expected:
         """Return whether ``text`` states an answer of this type."""
         return bool(self.pattern.search(text if self.dates_count else _CALENDAR.sub("", text)))
 
+    def names_unit(self, word: str) -> bool:
+        """Return whether ``word`` only names this type's unit (周岁 for an age): a numeral before it states the type."""
+        return self.found_in(f"十{word}")
+
     def bounds(self, text: str) -> bool:
         """Return whether ``text``, around a stated quantity, states it as the kind of bound the question asks for."""
         return not self.maximum or bool(_UPPER_BOUND.search(text))
@@ -70,7 +74,8 @@ _SHARE = Expected("比例", re.compile(rf"百分之{_NUM}|{_NUM}\s*[%％‰]|{_N
 _MONEY = _expect("金额", "元|万元|亿元|块")
 _DUES = Expected("金额或比例", re.compile(f"{_MONEY.pattern.pattern}|{_SHARE.pattern.pattern}"))
 # 得来多少人才有效 is answered by 超过应到会人数的半数: a share of a body of people is a number of people.
-_HEADCOUNT = Expected("人数", re.compile(rf"{_expect('', '人|名|位').pattern.pattern}|半数|过半|{_NUM}分之{_NUM}"))
+_PEOPLE = _expect("人数", "人|名|位")
+_HEADCOUNT = replace(_PEOPLE, pattern=re.compile(rf"{_PEOPLE.pattern.pattern}|半数|过半|{_NUM}分之{_NUM}"))
 _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("年", _expect("年数", "年|周年")),
     **dict.fromkeys("月", _expect("月数", "个月")),
@@ -122,7 +127,7 @@ _ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多�
 # whether one may go, not how many went; 是几年，能延长吗 still asks for the years.
 _OWN_QUESTION = re.compile(r"^[^，,；;？?]*[，,；;]\s*(?![^？?]*(?:几|多少|多久|多长))[^？?]*?"
                            r"(?:吗|么|怎|咋|啥|什么|如何|能否|是否|([\u4e00-\u9fff])不\1|[能会可要行算][^，。？?]{0,8}不[？?。]*$)")
-_ASKING_BEFORE = "是为有要得需共总"
+_ASKING_BEFORE = frozenset("是为有要得需共总")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|(?:几|哪)号|什么日子")
 _ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")
@@ -169,8 +174,7 @@ def _expected(question: str, words: Sequence[str]) -> Expected | None:
         start = _token_start(words, unit) if words else unit
         if start == unit or start <= m.start():
             before = question[m.start() - 1:m.start()]
-            if m.group(0)[0] == "几" and (not before or before not in _ASKING_BEFORE) \
-                    and _OWN_QUESTION.match(question[m.end():]):
+            if m.group(0)[0] == "几" and before not in _ASKING_BEFORE and _OWN_QUESTION.match(question[m.end():]):
                 continue
             if before == "第":  # 第几次修订 asks which one: 第三次, not 三次
                 return Expected("次序", re.compile(rf"第\s*{_NUM}\s*{m.group(1)}"), asks="第" + m.group(0))

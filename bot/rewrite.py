@@ -49,10 +49,62 @@ def _suffix_overlap(a: str, b: str) -> int:
     return n
 
 
+# 那打麻将呢 after 党员炒股违纪吗 names a new act, not a new subject: it opens with a verb of doing or a coverb.
+_ACT = re.compile(r"^(?:在|去|到|用|拿|帮|替|跟|和|找|当|搞|收|送|借|打|开|办|买|卖|炒|玩|吃|喝|住|坐|请|参加|接受|利用"
+                  r"|私自|偷偷|擅自)")
+# 在职党员, 借调干部, 打工的 open like an act but name people: a new subject.
+_PEOPLE_END = re.compile(r"(?:党员|干部|人员|同志|的|人|者)$")
+
+
+def _is_act(fragment: str) -> bool:
+    """Return whether a follow-up names an act (在国外注册公司, 打麻将), not a subject (开除党籍, 在职党员)."""
+    if not _ACT.match(fragment) or _PEOPLE_END.search(fragment):
+        return False
+    word, tag = get_tokenizer().tagged(fragment)[0]
+    # jieba tags some whole acts as nouns (打麻将, 买官); a longer noun (开除党籍, 用人单位) is a thing.
+    return tag[0] in "vpdtil" or (word == fragment and len(word) <= 3)
+
+
+# What asks or judges in an earlier question, around the act it asks about (能不能炒股, 收了红包会给什么处分).
+_JUDGING = frozenset("能 不能 能不能 可以 可不可以 会 会不会 要 要不要 算 算不算 行 行不行 允许 违纪 违规 违法 违反 处分 "
+                     "处理 怎么 怎么办 怎样 如何 什么 哪些 谁 由 吗 呢 有 是 一般 还 都 里 中 上".split())
+
+
+def _act_span(previous: str, act: str) -> tuple[int, int] | None:
+    """Return where the act ``previous`` asks about stands: the run of words between its subject and the words that
+    ask or judge, the one sharing most characters with ``act`` (炒股 in 党员能不能炒股), else the last; or None."""
+    tokenizer = get_tokenizer()
+    opening = tokenizer.subject(previous) or ""
+    runs: list[list[int]] = []
+    at, open_run, last = len(opening), False, ""
+    for word, tag in tokenizer.tagged(previous[len(opening):]):
+        judging = (word in _JUDGING or word[0] in "几多" or tag[0] in "xyw" or (tag[0] == "u" and not open_run)
+                   or (last == "多" and word in "大长久少高"))
+        last = word
+        if judging:
+            open_run = False
+        elif tag[0] == "u":
+            runs[-1][1] = at + len(word)  # 收了红包: a particle inside a run
+        elif open_run:
+            runs[-1][1] = at + len(word)
+        else:
+            runs.append([at, at + len(word)])
+            open_run = True
+        at += len(word)
+    runs = [r for r in runs if r[1] - r[0] >= 2]
+    if not runs:
+        return (0, len(opening)) if opening else None
+    best = max(runs, key=lambda r: (len(set(previous[r[0]:r[1]]) & set(act)), r[0]))  # a tie: the later act
+    return best[0], best[1]
+
+
 def _substitute(subject: str, previous: str) -> str:
     """Put ``subject`` in place of the word of ``previous`` it most resembles (``严重警告`` for ``警告``, ``国徽`` for
-    ``国旗``), else in place of the noun phrase ``previous`` opens with, so that the earlier question's predicate is kept."""
+    ``国旗``), else in place of the noun phrase ``previous`` opens with, so that the earlier question's predicate is kept.
+    A new act (``打麻将`` after ``党员炒股违纪吗``) takes the place of the earlier act."""
     tokenizer = get_tokenizer()
+    if _is_act(subject) and (span := _act_span(previous, subject)):
+        return previous[:span[0]] + subject + previous[span[1]:]
     words = [w for w in tokenizer.words(previous) if len(w) >= 2 and w in previous]
     if not words:
         return f"{subject} {previous}"

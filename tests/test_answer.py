@@ -327,6 +327,16 @@ def test_follow_up_subject_takes_the_place_of_its_counterpart():
         == "党员受了严重警告处分，多长时间内不能提拔？"
 
 
+def test_a_follow_up_naming_a_new_act_replaces_the_earlier_act():
+    """打麻将 after 党员炒股违纪吗 is asked of the same subject; 开除党籍 and 在职党员 are not acts."""
+    assert rewrite("那打麻将呢？", [Turn("党员炒股违纪吗？")]) == "党员打麻将违纪吗？"
+    assert rewrite("那在外面兼职呢", [Turn("党员能不能炒股")]) == "党员能不能在外面兼职"
+    # of two acts, the one the new act resembles (去…兼职) is replaced, not 退休以后
+    assert rewrite("那去上市公司当独董呢", [Turn("领导干部退休以后能去企业兼职吗")]) == "领导干部退休以后能去上市公司当独董吗"
+    assert rewrite("那收购物卡呢", [Turn("收了红包会给什么处分")]) == "收购物卡会给什么处分"
+    assert rewrite("那开除党籍呢", [Turn("受了警告处分多久不能提拔？")]) == "受了开除党籍处分多久不能提拔？"
+
+
 @pytest.mark.corpus
 def test_a_follow_up_that_folds_nothing_in_carries_the_earlier_topic(answerer):
     """借出去最长多久要还 says nothing of 档案; after a question on 干部人事档案 it is searched with that topic."""

@@ -25,7 +25,7 @@ def turn_for(answer: Answer) -> Turn:
     """Return what a follow-up may refer to: the stand-alone query and the first citation's document and article."""
     first = answer.citations[0].chunk if answer.citations else None
     return Turn(answer.rewritten_query or answer.query, first.doc_title if first else None,
-                first.article if first else None)
+                first.article if first else None, answer.topic)
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,14 @@ class Answerer:
         """Return the parsed stand-alone question, its hits and the evidence assessment."""
         text = rewrite(query, history)
         q = self.searcher.parse(text)
-        # Nothing of the earlier question was folded in (任期几年, 那人少的单位咋办): carry the conversation's topic.
-        if history and text in query:
-            q = replace(q, context=topic_words(self.searcher, history[-1].query, q))
+        if history:
+            last = history[-1]
+            tokenizer = self.searcher.tokenizer
+            # Nothing of the earlier question was folded in (任期几年, 那人少的单位咋办, 那纪念品呢，能发不).
+            if text in query or set(tokenizer.query(text)) <= set(tokenizer.query(query)):
+                q = replace(q, context=topic_words(self.searcher, " ".join((*last.topic, last.query)), q))
+            elif last.topic:  # folded into a question that itself leaned on the topic (巡视 … / 一届里头要巡完吗 / 那县里呢)
+                q = replace(q, context=tuple(w for w in last.topic if w not in text))
         hits = self.searcher.search(q, k=k, mode=self.mode, filters=filters)
         return Retrieval(q, tuple(hits), assess(self.searcher, q, hits, self.searcher.allowed(filters)))
 
@@ -76,8 +81,8 @@ class Answerer:
 
     def noticed(self, r: Retrieval, answer: Answer) -> Answer:
         """Return ``answer`` with notices on the superseded, repealed or only quoted texts it cites."""
-        return notices_for(answer, self.searcher.statuses(), self.searcher.edition_scope(r.query),
-                           self.searcher.quotations)
+        return replace(notices_for(answer, self.searcher.statuses(), self.searcher.edition_scope(r.query),
+                                   self.searcher.quotations), topic=r.query.context)
 
     def _ask(self, query: str, r: Retrieval) -> Answer:
         if not r.evidence.sufficient(self.policy):

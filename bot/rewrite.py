@@ -15,7 +15,10 @@ _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s
 _CONDITION = re.compile(r"(?:要是|如果|假如|万一|若是|倘若|假设)(?!是)")
 # 情节严重的话 is a condition too; 劝他退党他就是不退 says what a person does: a clause, not a new subject (其他党员 is one).
 _CONDITION_AFTER = re.compile(r"的话$|(?<=[^其])[他她]")
-_PRONOUN = re.compile(r"(它|该条|这条|这一条|本条|其|这个规定|该规定)")
+_NOT_PRONOUN = r"(?![他它余中实次间后])"  # 其他, 其中, 其实: words, not pronouns
+_PRONOUN = re.compile(rf"(它|该条|这条|这一条|本条|其{_NOT_PRONOUN}|这个规定|该规定)")
+# 它 in 民主评议党员能跟它一块开不 stands for what the earlier question was about; 它的第二款 for its article.
+_THING = re.compile(rf"[它其]{_NOT_PRONOUN}(?!的?第)")
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,29 @@ class Turn:
     query: str
     doc_title: str | None = None
     article: str | None = None
+    topic: tuple[str, ...] = ()  # the conversation's words the earlier question was searched with besides its own
 
 
 # 情节严重的呢？最重能到啥处分？: a follow-up clause, then a question of its own.
 _LEAD_CLAUSE = re.compile(r"^[^，,。？?！!]+?(呢[，,。？?！!]\s*)(?=\S)")
+# 那地方人大呢 几年一届: typed with a space for the comma.
+_SPACED_CLAUSE = re.compile(r"^[^，,。？?！!\s]+?(呢\s+)(?=\S)")
+
+
+def _new_subject(text: str) -> str | None:
+    """Return ``地方人大几年一届`` for 地方人大呢 几年一届: a noun phrase, 呢, then a question of its own; else None
+    (数额大的呢 is a condition)."""
+    lead = _LEAD_CLAUSE.match(text) or _SPACED_CLAUSE.match(text)
+    if lead is None:
+        return None
+    clause = text[:lead.start(1)]
+    return clause + text[lead.end(1):] if get_tokenizer().subject(clause + "是什么") == clause else None
 
 
 def _is_follow_up(query: str) -> bool:
     q = query.strip()
     return len(q) <= 20 and (q.startswith(("那", "还有", "换成", "如果是")) or q.rstrip("？?。 ").endswith("呢")
-                             or bool(_CONDITION.match(q) or _LEAD_CLAUSE.match(q)))
+                             or bool(_CONDITION.match(q) or _LEAD_CLAUSE.match(q) or _new_subject(q)))
 
 
 def _on_condition(previous: str, condition: str) -> str:
@@ -142,6 +158,8 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
     if last.doc_title and ref and not ref.doc_hint:
         start, _ = article_ref_span(query)
         return f"《{last.doc_title}》{query[start:]}"
+    if (thing := _THING.search(query)) and (opening := get_tokenizer().subject(last.query)):
+        return query[:thing.start()] + opening + query[thing.end():]
     if anchor and _PRONOUN.search(query):
         return _PRONOUN.sub(anchor, query, count=1)
     if _is_follow_up(query):
@@ -149,6 +167,8 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
         body = (m.group(1) if m else query).strip()
         if not body:
             return query
+        if subject_first := _new_subject(body):
+            return subject_first
         if lead := _LEAD_CLAUSE.match(body):  # 数额大的呢？会开除吗: the clause, then its own question
             return _on_condition(last.query, body[:lead.start(1)] + "，" + body[lead.end(1):])
         if _CONDITION.match(body) or (_CONDITION_AFTER.search(body) and not _asks(body)):

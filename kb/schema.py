@@ -180,6 +180,7 @@ class Answer:
     notice: str | None = None
     reason: str | None = None
     notices: tuple[Notice, ...] = ()
+    topic: tuple[str, ...] = ()  # words of the conversation a follow-up was searched with besides its own
 
     def to_dict(self) -> dict:
         return {
@@ -192,4 +193,5 @@ class Answer:
             "notices": [n.to_dict() for n in self.notices],
             **({"notice": self.notice} if self.notice else {}),
             **({"unsupported": list(self.unsupported)} if self.unsupported else {}),
+            **({"topic": list(self.topic)} if self.topic else {}),
         }

@@ -327,6 +327,23 @@ def test_follow_up_subject_takes_the_place_of_its_counterpart():
         == "党员受了严重警告处分，多长时间内不能提拔？"
 
 
+def test_pronouns_in_a_chat_with_a_cited_article():
+    """In a chat the earlier answer cites an article: 它的第二款 is that article's, 它 alone is what the earlier
+    question was about, and 其他 is no pronoun."""
+    earlier = [Turn("组织生活会一年开几次", "中国共产党党员教育管理工作条例", "第十七条")]
+    assert rewrite("它的第二款呢", earlier) == "《中国共产党党员教育管理工作条例》第十七条第二款"
+    assert rewrite("民主评议党员能跟它一块开不", earlier) == "民主评议党员能跟组织生活会一块开不"
+    assert rewrite("那其他党员呢", [Turn("预备党员能参加表决吗？", "中国共产党章程", "第七条")]) == "其他党员能参加表决吗？"
+
+
+def test_a_new_subject_then_its_own_question_after_a_space():
+    """那地方人大呢 几年一届 (a space for the comma): a noun phrase before 呢 is a new subject for a question of its
+    own; a 的-phrase (数额大的) stays a condition on the earlier question."""
+    assert rewrite("那地方人大呢 几年一届", [Turn("国家主席一届干几年")]) == "地方人大几年一届"
+    assert rewrite("那地方人大呢，几年一届", [Turn("国家主席一届干几年")]) == "地方人大几年一届"
+    assert rewrite("数额大的呢，会开除吗", [Turn("收了购物卡怎么处分？")]) == "收了购物卡怎么处分，数额大的，会开除吗"
+
+
 def test_a_follow_up_naming_a_new_act_replaces_the_earlier_act():
     """打麻将 after 党员炒股违纪吗 is asked of the same subject; 开除党籍 and 在职党员 are not acts."""
     assert rewrite("那打麻将呢？", [Turn("党员炒股违纪吗？")]) == "党员打麻将违纪吗？"
@@ -347,6 +364,17 @@ def test_a_follow_up_that_folds_nothing_in_carries_the_earlier_topic(answerer):
     # 那 marks a follow-up, but one with its own subject and predicate folds nothing of the earlier question in.
     marked = answerer.retrieve("那人少的机关咋整", [Turn("机关专职党务工作人员一般配多少")])
     assert marked.query.text == "人少的机关咋整" and "党务" in "".join(marked.query.context)
+
+
+@pytest.mark.corpus
+def test_a_third_turn_keeps_the_topic_the_second_leaned_on(answerer):
+    """任期几年 after 机关党支部书记一般由谁当 is searched with 党支部; 那总支呢 after it still is, though the rewrite
+    (总支任期几年) folds only the second turn in."""
+    turns = answerer.converse(["机关党支部书记一般由谁当", "任期几年"])
+    assert "党支部" in turns[-1].topic
+    third = answerer.retrieve("那党总支呢", turns)
+    assert "党支部" in third.query.context
+    assert answerer.ask("那党总支呢", turns).to_dict()["topic"] == list(third.query.context)
 
 
 @pytest.mark.corpus

@@ -128,6 +128,9 @@ _ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多�
 _OWN_QUESTION = re.compile(r"^[^，,；;？?]*[，,；;]\s*(?![^？?]*(?:几|多少|多久|多长))[^？?]*?"
                            r"(?:吗|么|怎|咋|啥|什么|如何|能否|是否|([\u4e00-\u9fff])不\1|[能会可要行算][^，。？?]{0,8}不[？?。]*$)")
 _ASKING_BEFORE = frozenset("是为有要得需共总")
+# 能多叫几个人吗, 陪同的能多整几个人不: "a few more" in a yes-or-no question (最多几个 asks a number).
+_FEW_MORE = re.compile(r"(?<![最至顶])多[\u4e00-\u9fff]?$")
+_YES_NO_END = re.compile(r"(?:吗|么|不|没|不行|行不行|可以不|中不中)[？?。！!\s]*$")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|(?:几|哪)号|什么日子")
 _ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")
@@ -175,6 +178,8 @@ def _expected(question: str, words: Sequence[str]) -> Expected | None:
         if start == unit or start <= m.start():
             before = question[m.start() - 1:m.start()]
             if m.group(0)[0] == "几" and before not in _ASKING_BEFORE and _OWN_QUESTION.match(question[m.end():]):
+                continue
+            if m.group(0)[0] == "几" and _FEW_MORE.search(question[:m.start()]) and _YES_NO_END.search(question):
                 continue
             if before == "第":  # 第几次修订 asks which one: 第三次, not 三次
                 return Expected("次序", re.compile(rf"第\s*{_NUM}\s*{m.group(1)}"), asks="第" + m.group(0))

@@ -41,6 +41,7 @@ def _expected(question):
     ("主题党日一般定在每个月几号", "日期"),
     ("预备期是几年，能延长吗？", "年数"),  # 是几年 asks, though a question of its own follows
     ("廉洁自律准则一共几条，第一条讲的啥", "条数"),
+    ("陪餐最多几个人", "人数"),  # 最多几个 asks a number
 ])
 def test_questions_asking_for_a_quantity(question, label):
     assert _expected(question).label == label and _expected(question).required
@@ -59,6 +60,8 @@ def test_which_kinds_prefers_a_count_but_a_list_answers_it():
     "这几天发展对象要谈话吗",
     "党的最高领导机关是什么？",
     "会上要发多少份材料",  # a count of copies, no amount
+    "陪同的能多叫几个人吗",  # 多叫几个: "a few more", asked yes or no
+    "能多报几天的住宿费不",
     "",
 ])
 def test_questions_asking_for_no_quantity(question):

@@ -94,13 +94,12 @@ def _act_span(previous: str, act: str) -> tuple[int, int] | None:
     runs: list[list[int]] = []
     at, open_run, last = len(opening), False, ""
     for word, tag in tokenizer.tagged(previous[len(opening):]):
+        # A particle only inside a run belongs to the act (收了红包).
         judging = (word in _JUDGING or word[0] in "几多" or tag[0] in "xyw" or (tag[0] == "u" and not open_run)
                    or (last == "多" and word in "大长久少高"))
         last = word
         if judging:
             open_run = False
-        elif tag[0] == "u":
-            runs[-1][1] = at + len(word)  # 收了红包: a particle inside a run
         elif open_run:
             runs[-1][1] = at + len(word)
         else:

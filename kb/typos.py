@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 # A candidate correction must be a word of at least this many regulation passages: the words cadres ask about.
-# Chosen on evals/datasets/dev.jsonl + quiz.jsonl (no question miscorrected at 5).
-MIN_PASSAGES = 5
+# Chosen on the questions (and earlier turns) of the twelve dev splits and quiz.jsonl: 36 corrected at 5, 38 at 3
+# (学食 → 学时, 宣势 → 宣誓), 42 at 2, one of them wrong (老去 → 老区); none wrong at 3.
+MIN_PASSAGES = 3
 # Function characters: a span holding one (讲的, 表是) is ordinary grammar, not a misspelt word.
 FUNCTION_CHARS = frozenset("的了是在有和与及或吗呢吧啊么个这那就也都又还要会能把被给让对为以于从到说讲得地着过不没很")
 MIN_TITLE_CHARS = 4

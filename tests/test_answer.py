@@ -439,7 +439,9 @@ def test_a_colloquial_phrase_is_found_where_a_guessed_word_straddles_it():
 
 @pytest.mark.corpus
 @pytest.mark.parametrize("question, typo, word", [("留党查看期满了还没改好怎么办", "留党查看", "留党察看"),
-                                                  ("作文题目是什么", None, None), ("笔记本电脑能拿回家吗", None, None)])
+                                                  ("新上任的干部都得宣势吗", "宣势", "宣誓"),  # 宣誓: 3 passages
+                                                  ("作文题目是什么", None, None), ("笔记本电脑能拿回家吗", None, None),
+                                                  ("党员最近老去打牌，书记该怎么办", None, None)])  # 老区: 2 passages
 def test_a_dictionary_word_the_texts_never_use_is_read_as_its_homophone(searcher, question, typo, word):
     """留党查看 is a word of the dictionary but not of the texts; 作文题目 and 笔记本 are right as written."""
     q = searcher.parse(question)

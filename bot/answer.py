@@ -77,10 +77,11 @@ class Answerer:
     def ask(self, query: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
         """Return the answer to ``query`` with its edition notices; raises DjkbError for an empty query or KB."""
         r = self.retrieve(query, history, filters)
-        return self.noticed(r, self._ask(query, r))
+        return self._finished(r, self._ask(query, r))
 
-    def noticed(self, r: Retrieval, answer: Answer) -> Answer:
-        """Return ``answer`` with notices on the superseded, repealed or only quoted texts it cites."""
+    def _finished(self, r: Retrieval, answer: Answer) -> Answer:
+        """Return ``answer`` with notices on the superseded, repealed or only quoted texts it cites, and the
+        conversation's words it was searched with (what a later turn carries on)."""
         return replace(notices_for(answer, self.searcher.statuses(), self.searcher.edition_scope(r.query),
                                    self.searcher.quotations), topic=r.query.context)
 
@@ -101,7 +102,7 @@ class Answerer:
         """Yield the growing answer text, then the final Answer (verified, in LLM mode) with its notices."""
         r = self.retrieve(query, history, filters)
         for part in self._stream(query, r):
-            yield self.noticed(r, part) if isinstance(part, Answer) else part
+            yield self._finished(r, part) if isinstance(part, Answer) else part
 
     def _stream(self, query: str, r: Retrieval) -> Iterator[str | Answer]:
         if not r.evidence.sufficient(self.policy):

@@ -130,7 +130,7 @@ _OWN_QUESTION = re.compile(r"^[^，,；;？?]*[，,；;]\s*(?![^？?]*(?:几|多
 _ASKING_BEFORE = frozenset("是为有要得需共总")
 # 能多叫几个人吗, 陪同的能多整几个人不: "a few more" in a yes-or-no question (最多几个 asks a number).
 _FEW_MORE = re.compile(r"(?<![最至顶])多[\u4e00-\u9fff]?$")
-_YES_NO_END = re.compile(r"(?:吗|么|不|没|不行|行不行|可以不|中不中)[？?。！!\s]*$")
+_YES_NO_END = re.compile(r"(?:吗|么|不|没|不行|中不中)[？?。！!\s]*$")
 _ASKS_LATIN_UNIT = re.compile(r"(?:几|多少)\s*([A-Za-z]+)")
 _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|(?:几|哪)号|什么日子")
 _ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")
@@ -177,9 +177,7 @@ def _expected(question: str, words: Sequence[str]) -> Expected | None:
         start = _token_start(words, unit) if words else unit
         if start == unit or start <= m.start():
             before = question[m.start() - 1:m.start()]
-            if m.group(0)[0] == "几" and before not in _ASKING_BEFORE and _OWN_QUESTION.match(question[m.end():]):
-                continue
-            if m.group(0)[0] == "几" and _FEW_MORE.search(question[:m.start()]) and _YES_NO_END.search(question):
+            if _says_a_few(question, m.start(), m.end()):
                 continue
             if before == "第":  # 第几次修订 asks which one: 第三次, not 三次
                 return Expected("次序", re.compile(rf"第\s*{_NUM}\s*{m.group(1)}"), asks="第" + m.group(0))
@@ -187,6 +185,15 @@ def _expected(question: str, words: Sequence[str]) -> Expected | None:
             return replace(_UNIT_TYPES[m.group(1)], asks=("哪" if which else "") + m.group(0), required=not which)
     m = _ASKS_LATIN_UNIT.search(question)
     return Expected(m.group(1), re.compile(rf"{_NUM}\s*{re.escape(m.group(1))}", re.I)) if m else None
+
+
+def _says_a_few(question: str, start: int, end: int) -> bool:
+    """Whether the 几 at ``start`` says "a few" and asks nothing: before a clause with a question of its own
+    (约了几个人吃饭，能去吗), or after 多 and a verb in a yes-or-no question (能多叫几个人吗)."""
+    if question[start] != "几":
+        return False
+    own_question = question[start - 1:start] not in _ASKING_BEFORE and bool(_OWN_QUESTION.match(question[end:]))
+    return own_question or bool(_FEW_MORE.search(question[:start]) and _YES_NO_END.search(question))
 
 
 def years_named(question: str) -> tuple[str, ...]:

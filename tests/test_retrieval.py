@@ -167,6 +167,27 @@ def test_sentence_rerank_prefers_the_sentence_that_holds_the_question(searcher):
     assert any("主要任务是" in h.chunk.text for h in hits), [h.chunk.text[:40] for h in hits]
 
 
+def test_a_branch_outside_the_organs_of_state_is_set_up_under_the_constitution(searcher):
+    """A company's branch is the 党章's 第三十条, not the 机关 regulation's 第七条 (1st without the scope penalty), nor its
+    reprint in a study note; a question set in a 机关 keeps that regulation."""
+    company = searcher.search("公司里正式党员有三个，能建支部不", k=3)
+    assert (company[0].chunk.doc_title, company[0].chunk.article) == ("中国共产党章程", "第三十条"), \
+        [(h.chunk.doc_title, h.chunk.article) for h in company]
+    organ = searcher.search("我们局机关正式党员有三个，能成立党支部吗", k=3)
+    assert "机关基层组织" in organ[0].chunk.doc_title, [(h.chunk.doc_title, h.chunk.article) for h in organ]
+
+
+@pytest.mark.parametrize("question, outside", [("我们公司就三个正式党员，够不够成立党组织", True),
+                                               ("村党组织和村委会是啥关系", True), ("厂里的党支部平时管些啥", True),
+                                               ("我在乡镇政府上班，这个条例管得着我们不", False),
+                                               ("我们局党员有一百二十来个", False), ("几个党员就得成立支部", False),
+                                               ("国企的处级干部能不能兼职", True), ("我们单位在村里扶贫", False)])
+def test_where_a_question_places_its_party_organization(question, outside):
+    from kb.workplace import outside_organs
+
+    assert outside_organs(question) is outside
+
+
 @pytest.mark.parametrize("question, about", [("讲家风问题时总书记引用了哪句古话", True), ("市直机关讲话里怎么说", True),
                                              ("党史上的今天10月1日", True), ("预备期能延长吗", False),
                                              ("受了处分还能提拔吗", False), ("支部书记一年讲几次党课", False),

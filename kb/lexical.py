@@ -37,6 +37,7 @@ _PROPER_TAGS = _ENTITY_TAGS - {"nz", "eng"}  # places, people and organizations
 # surname (老李), or as a foreign word (PC): its dictionary also tags everyday words two-character places or names
 # (上岗, 下河, 段子, 小错), and its guesses cut 条例里加了 into a name 里加 and 购物卡会受 into 卡会.
 _TWO_CHAR_NAME_TAGS = frozenset({"nr", "eng"})
+_PERSON_TAGS = frozenset({"nr", "nrfg"})
 # 139 common surnames, for the two-character names above.
 _SURNAMES = frozenset("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任"
                       "沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
@@ -160,6 +161,14 @@ class Tokenizer:
         tags, and numbered congresses and plenums (第二十一次全国代表大会, 二十一大, 十九届四中全会)."""
         tagged = [p.word for p in self._tagger.cut(text) if p.flag in _ENTITY_TAGS and self._names(p.word, p.flag)]
         return list(dict.fromkeys(tagged + _NUMBERED_EVENT.findall(text)))
+
+    def people(self, text: str) -> list[str]:
+        """Return the names of people in ``text``: words jieba tags as personal names, of two or three characters,
+        a common surname before a part that is no common noun (not 高尔夫球, nor 这段时间's 段时间)."""
+        self._tagger.makesure_userdict_loaded()
+        tags = self._tagger.word_tag_tab
+        return list(dict.fromkeys(p.word for p in self._tagger.cut(text) if p.flag in _PERSON_TAGS
+                                  and len(p.word) in (2, 3) and p.word[0] in _SURNAMES and tags.get(p.word[1:]) != "n"))
 
     def _names(self, word: str, tag: str) -> bool:
         """Whether a word jieba tags as a name is one (see _TWO_CHAR_NAME_TAGS)."""

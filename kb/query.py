@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .answertype import Expected, expected_answer, years_named
@@ -100,6 +101,8 @@ class QueryParser:
     tokenizer: Tokenizer
     terms: TermMap
     typos: TypoCorrector | None = None
+    named_in_rules: Callable[[str], bool] = lambda word: False
+    """Whether the regulations name a person (毛泽东, 邓小平): a question naming anyone else asks about a speech."""
 
     def parse(self, raw: str) -> Query:
         """Return the parsed form of a question (NFKC; typos corrected; colloquial terms expanded)."""
@@ -120,5 +123,6 @@ class QueryParser:
             titles=tuple(bracketed_titles(text)), spoken_titles=tuple(spoken_titles(text)),
             known=tuple(documents_named(text)), nonsense=is_nonsense(text),
             instruction=is_instruction(text), subject=self.tokenizer.subject(text),
-            about_speech=asks_about_speech(text), outside_organs=outside_organs(text),
+            about_speech=asks_about_speech(text) or any(not self.named_in_rules(p) for p in self.tokenizer.people(text)),
+            outside_organs=outside_organs(text),
         )

@@ -218,7 +218,7 @@ class Searcher:
         titles = [*(n for d in known_documents() for n in d.names), *(e.title for e in manifest.documents.values())]
         typos = TypoCorrector.build(in_regulations, lambda w: w in frequencies or self.tokenizer.is_word(w),
                                     self.tokenizer.segment, lambda w: w in frequencies, titles, self.mentions)
-        self.parser = QueryParser(self.tokenizer, self.terms, typos)
+        self.parser = QueryParser(self.tokenizer, self.terms, typos, lambda word: word in in_regulations)
         # A knowledge base of one's own notes has no regulation: its own texts are then the domain the
         # answerability features measure against.
         self.has_regulations = bool(in_regulations)

@@ -129,6 +129,27 @@ def test_a_question_about_a_speech_is_answered_from_the_speech(answerer):
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("question, person", [("阜平的张建华几岁开始教书", "张建华"),
+                                              ("姚国海局长那堂党课叫啥名字", "姚国海")])
+def test_a_question_naming_a_person_is_answered_from_the_text_about_them(answerer, question, person):
+    # The rules name nobody but the party's founders: without a word like 讲话 the question still asks about a speech
+    # or an article, and its first citation was a regulation (宪法 第三十四条 for the teacher's age).
+    answer = answerer.ask(question)
+    assert not answer.refused, answer.answer
+    assert answer.citations[0].chunk.doc_type == "speech" and person in answer.citations[0].chunk.doc_title, \
+        [c.chunk.doc_title for c in answer.citations]
+
+
+@pytest.mark.parametrize("text, people", [("阜平那个张建华校长多大开始教书的", ["张建华"]), ("刘彭芝说人大附中要培养啥学生", ["刘彭芝"]),
+                                          ("那察看这段时间还能投票不", []), ("送了我一张高尔夫球会员卡", []),
+                                          ("单位里搞小圈子拉帮结派怎么处分", [])])
+def test_people_are_names_of_persons_only(text, people):
+    from kb.lexical import get_tokenizer
+
+    assert get_tokenizer().people(text) == people
+
+
+@pytest.mark.corpus
 @pytest.mark.parametrize("question, words", [
     ("发展对象名单要公示几天？", "五个工作日"),
     ("预备党员的预备期是多长时间？", "预备期为一年"),

@@ -86,6 +86,9 @@ class Tokenizer:
         if user_dict is not None:
             self._tk.load_userdict(str(user_dict))
         self.dictionaries = (DOMAIN_DICT.name,) + ((user_dict.name,) if user_dict else ())
+        # Parsing a question asks for its names, people and subject, and a follow-up's rewrite for the earlier
+        # question's subject: one part-of-speech cut each (0.6 ms a question on 2 cores), not one per ask.
+        self._tagged = functools.lru_cache(maxsize=256)(self._cut_tagged)
 
     def words(self, text: str) -> list[str]:
         """Return the content words of ``text`` in search mode (long words plus their parts)."""
@@ -152,23 +155,26 @@ class Tokenizer:
         subject = "".join(words)
         return subject if len(subject) >= 2 and question.startswith(subject) and subject != question else None
 
-    def tagged(self, text: str) -> list[tuple[str, str]]:
+    def tagged(self, text: str) -> tuple[tuple[str, str], ...]:
         """Return ``text`` cut into (word, part-of-speech tag) pairs."""
-        return [(p.word, p.flag) for p in self._tagger.cut(text)]
+        return self._tagged(text)
+
+    def _cut_tagged(self, text: str) -> tuple[tuple[str, str], ...]:
+        return tuple((p.word, p.flag) for p in self._tagger.cut(text))
 
     def entities(self, text: str) -> list[str]:
         """Return the names in ``text``: places, people, organizations and foreign words by jieba's part-of-speech
         tags, and numbered congresses and plenums (第二十一次全国代表大会, 二十一大, 十九届四中全会)."""
-        tagged = [p.word for p in self._tagger.cut(text) if p.flag in _ENTITY_TAGS and self._names(p.word, p.flag)]
+        tagged = [word for word, tag in self.tagged(text) if tag in _ENTITY_TAGS and self._names(word, tag)]
         return list(dict.fromkeys(tagged + _NUMBERED_EVENT.findall(text)))
 
     def people(self, text: str) -> list[str]:
         """Return the names of people in ``text``: words jieba tags as personal names, of two or three characters,
         a common surname before a part that is no common noun (not 高尔夫球, nor 这段时间's 段时间)."""
         self._tagger.makesure_userdict_loaded()
-        tags = self._tagger.word_tag_tab
-        return list(dict.fromkeys(p.word for p in self._tagger.cut(text) if p.flag in _PERSON_TAGS
-                                  and len(p.word) in (2, 3) and p.word[0] in _SURNAMES and tags.get(p.word[1:]) != "n"))
+        common = self._tagger.word_tag_tab  # 段时间 = 段 + 时间 (n); 建华 is nz, a given name
+        return list(dict.fromkeys(word for word, tag in self.tagged(text) if tag in _PERSON_TAGS
+                                  and len(word) in (2, 3) and word[0] in _SURNAMES and common.get(word[1:]) != "n"))
 
     def _names(self, word: str, tag: str) -> bool:
         """Whether a word jieba tags as a name is one (see _TWO_CHAR_NAME_TAGS)."""

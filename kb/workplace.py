@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 # Places a party organization stands outside the 机关: 我们公司就三个正式党员, 厂里的党支部, 村党组织.
-_ELSEWHERE = re.compile(r"公司|企业|私企|民企|国企|工厂|[厂村]|社区|学校|高校|医院|协会|商会|合作社")
+_ELSEWHERE = re.compile(r"公司|企业|[私民国]企|[厂村]|社区|学校|高校|医院|协会|商会|合作社")
 # Words that place the question in a 机关 after all (乡镇政府, 县法院, 我们局), or leave it open (单位).
 _ORGANS = re.compile(r"机关|政府|局|厅|处室|科室|部委|法院|检察院|人大|政协|机构|单位|乡镇|街道")
 _ORGANS_ONLY_TITLE = "机关基层组织"

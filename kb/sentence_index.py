@@ -3,6 +3,7 @@ their own and returned as the article chunk they belong to, so one colloquial cl
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 
@@ -93,6 +94,15 @@ class SentenceIndex:
         second, float16 copy."""
         return {d: SentenceVectors(model, tuple(self.chunk_ids[a:b]), self.spans[a:b], self.matrix[a:b])
                 for d, a, b in self.docs.runs()}
+
+    @functools.cached_property
+    def _rows(self) -> dict[tuple[str, int], int]:
+        return {(c, span[0]): i for i, (c, span) in enumerate(zip(self.chunk_ids, self.spans))}
+
+    def cosine(self, chunk_id: str, start: int, vector: np.ndarray) -> float | None:
+        """Return the cosine of ``vector`` to the sentence of ``chunk_id`` that starts at ``start``, if it has one."""
+        row = self._rows.get((chunk_id, start))
+        return None if row is None else float(self.matrix[row] @ vector)
 
     def search(self, vector: np.ndarray, k: int, allowed: Set[str] | None = None) -> list[tuple[str, float]]:
         """Return up to ``k`` chunks ranked by their best sentence's cosine to ``vector``, with that cosine."""

@@ -491,6 +491,15 @@ def test_an_answer_opens_with_the_rule_not_a_retelling(answerer):
     assert answer.answer.startswith(answer.citations[0].chunk.article or "")
 
 
+@pytest.mark.corpus
+@pytest.mark.parametrize("question, rule", [("多大年纪可以申请入党", "年满十八岁"),
+                                            ("我都当副局长了，还得编到支部里过组织生活吗", "不论职务高低")])
+def test_the_rule_sentence_nearest_in_meaning_is_cited(answerer, question, rule):
+    # Neither question shares its words with the rule that answers it; the rule sentence's own vector is nearest.
+    answer = answerer.ask(question)
+    assert not answer.refused and any(rule in c.chunk.text for c in answer.citations), answer.answer
+
+
 def test_a_document_name_misspelt_in_one_character_is_read_as_that_name():
     """问责条列 and 公务圆法 name documents the knowledge base lacks; a span some passage holds, or one character from
     two names (党?工作条例), is left as it is."""

@@ -237,6 +237,8 @@ def test_sentence_index_returns_the_chunk_of_the_best_sentence_and_ignores_anoth
     assert len(index) == 3, "vectors of another model are left out"
     assert index.search(eye[1], 5) == [("c1", 1.0), ("c2", 0.0)], "one entry per chunk, its best sentence's cosine"
     assert index.search(eye[2], 5, allowed={"d9"}) == []
+    assert index.cosine("c1", 5, eye[1]) == 1.0 and index.cosine("c1", 0, eye[1]) == 0.0, "a sentence by where it starts"
+    assert index.cosine("c1", 3, eye[1]) is None and index.cosine("c9", 0, eye[3]) is None, "no such sentence vector"
 
 
 def test_a_searcher_holds_each_vector_once_across_reloads(tmp_path, hash_kb):

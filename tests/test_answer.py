@@ -99,6 +99,9 @@ def test_a_quantity_stated_for_another_subject_is_refused_and_said_so(answerer):
     *((q, "与党建和党内法规无关") for q in ("推荐几部好看的电视剧", "这个月房贷怎么还划算", "明天要不要带伞", "钥匙放哪了")),
     # ... also when they borrow a word of the rules (炒股 implies 买卖股票; 寿宴, of 操办婚丧喜庆).
     *((q, "与党建和党内法规无关") for q in ("有啥炒股的窍门，推荐推荐", "老人家过寿宴席上唱什么歌好")),
+    # ... and when an everyday example is only a little nearer than any passage but no rule uses their words
+    # (致辞, 钢琴班).
+    *((q, "与党建和党内法规无关") for q in ("婚礼上新郎致辞说点啥好", "想给孩子报个钢琴班，哪家好")),
 ])
 def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, reason):
     """An unknown name, document, edition or year, a quantity no passage states, an everyday question, or symbols:

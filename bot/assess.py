@@ -26,18 +26,18 @@ NEAR_CLAUSES = 1
 """How many clauses away from the quantity a focus word may stand. Chosen on dev.jsonl + cadre-dev.jsonl with the
 model refitted for each: refusal recall 0.876 at 1 clause, 0.867 at 2, both at false refusals 0.049."""
 OFF_TOPIC_MARGIN = 0.05
-"""How much nearer to an everyday question than to any passage an off-topic question is, counting OFF_TOPIC_DOMAIN too.
-First 0.04 alone, chosen on dev.jsonl + cadre-dev.jsonl; raised with OFF_TOPIC_DOMAIN (below)."""
+"""How much nearer to an everyday question than to any passage an off-topic question is, counting OFF_TOPIC_DOMAIN
+too. First 0.04 alone, chosen on dev.jsonl + cadre-dev.jsonl; raised with OFF_TOPIC_DOMAIN (below)."""
 OFF_TOPIC_MARGIN_TERMS = 0.06
-"""The same for a question that implies an official term (炒股 → 买卖股票), 0.01 more: on the ten dev splits such
-answerable questions came within 0.030 of an everyday one (炒股被发现了会怎样)."""
+"""The same for a question that implies an official term (炒股 → 买卖股票), 0.01 more: on the ten dev splits such answerable
+questions came within 0.030 of an everyday one (炒股被发现了会怎样)."""
 OFF_TOPIC_DOMAIN = 0.03
-"""Added to the margin per unit of the question the regulations' vocabulary does not cover (regulation_share):
-寿宴, 炒菜 and 高考志愿 are words no rule uses. Chosen on the thirteen dev splits' 848 single-turn answerable questions
-and the 306 everyday examples, each left out of the examples in turn (how a new everyday question fares): with the
-margin alone, 136 of 306 caught and the nearest answerable question 0.009 below the margin; at 0.03 with the margin
-0.05, 195 caught and the nearest 0.011 below (0.04 with 0.06: 186, 0.012). Dev off-topic questions: 42 → 49 of 67;
-the one answerable question it flags (开国大点是下午几点开始的) was already refused."""
+"""Added to the margin per unit of the question the regulations' vocabulary does not cover (regulation_share): 寿宴, 炒菜
+and 高考志愿 are words no rule uses. Chosen on the 848 single-turn answerable questions of the twelve dev splits of the
+time and dev.jsonl, and the 306 everyday examples, each left out of the examples in turn (how a new everyday question
+fares): with the margin alone, 136 of 306 caught and the nearest answerable question 0.009 below the margin; at 0.03
+with the margin 0.05, 195 caught and the nearest 0.011 below (0.04 with 0.06: 186, 0.012). Dev off-topic questions: 42
+→ 49 of 67; the one answerable question it flags (开国大点是下午几点开始的) was already refused."""
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+[，,；;：:。！？!?]?")
 
 

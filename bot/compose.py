@@ -25,10 +25,10 @@ the evidence in 0.768 of answers without it, 0.789 with it (0.786 at 0.2 and 0.5
 CLOSENESS_WEIGHT = 4.0
 """Per unit of cosine that a regulation sentence's vector falls short of the closest regulation sentence's: a
 colloquial question shares few words with the rule that answers it. Only sentences with vectors of their own are
-compared (a passage's vector is no sentence's). Chosen on the thirteen dev splits and the quiz set (1,331 answerable
-questions; citations holding the evidence / first citation holding it): 0.931 / 0.798 without it, 0.932 / 0.804 at
-2, 0.933 / 0.807 at 4, 0.933 / 0.808 at 6, 0.929 / 0.796 at 10. Comparing every sentence, with a passage's vector for
-those without their own, lost 10 quiz citations of quoted speeches and gained 1."""
+compared (a passage's vector is no sentence's). Chosen on the twelve dev splits of the time, dev.jsonl and quiz (1,331
+answerable questions; citations holding the evidence / first citation holding it): 0.931 / 0.798 without it, 0.932 /
+0.804 at 2, 0.933 / 0.807 at 4, 0.933 / 0.808 at 6, 0.929 / 0.796 at 10. Comparing every sentence, with a passage's
+vector for those without their own, lost 10 quiz citations of quoted speeches and gained 1."""
 MIN_SENTENCE_CHARS = 6
 MAX_QUOTE_CHARS = 400
 _LEAD_IN_ENDS = ("：", ":")
@@ -90,14 +90,19 @@ def candidates(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> list[Candid
             if not q.about_speech and holds_rules(hit.chunk):
                 score += REGULATION_BONUS
             out.append(Candidate(score, rank, s, shown))
-    vector = searcher.query_vector(q) if any(h.dense is not None for h in hits) else None  # None: lexical mode
-    close = [searcher.sentences.cosine(hits[c.rank].chunk.chunk_id, c.start, vector) if vector is not None else None
-             for c in out]
-    nearest = max((x for x in close if x is not None), default=None)
-    if nearest is not None:
-        out = [c if x is None else replace(c, score=c.score - CLOSENESS_WEIGHT * (nearest - x))
-               for c, x in zip(out, close)]
+    if any(h.dense is not None for h in hits):  # in lexical mode nothing was embedded
+        out = _by_closeness(searcher, q, hits, out)
     return sorted(out, key=lambda c: -c.score)
+
+
+def _by_closeness(searcher: Searcher, q: Query, hits: Sequence[Hit], out: list[Candidate]) -> list[Candidate]:
+    """Return ``out`` with each regulation sentence's score lowered by CLOSENESS_WEIGHT per unit of cosine its own
+    vector stands below the nearest one's; sentences without a vector of their own keep their score."""
+    vector = searcher.query_vector(q)
+    close = [searcher.sentences.cosine(hits[c.rank].chunk.chunk_id, c.start, vector) for c in out]
+    nearest = max((x for x in close if x is not None), default=None)
+    return [c if x is None else replace(c, score=c.score - CLOSENESS_WEIGHT * (nearest - x))
+            for c, x in zip(out, close)]
 
 
 def choose(ranked: list[Candidate]) -> list[Candidate]:

@@ -13,7 +13,7 @@ from .lexical import Tokenizer
 from .terms import TermMap
 from .titles import spoken_titles
 from .typos import TypoCorrector
-from .workplace import outside_organs
+from .workplace import places
 
 MAX_QUERY_CHARS = 500
 """Longer questions are refused: the cost of a search grows with the question, and no real question is this long."""
@@ -80,8 +80,8 @@ class Query:
     context: tuple[str, ...] = ()
     """Topic words of the conversation that a follow-up leaves unsaid (任期几年 after a question on 机关党支部书记)."""
     about_speech: bool = False
-    outside_organs: bool = False
-    """Whether the question places itself in a company, a village, a school… and not in a 机关."""
+    places: frozenset[str] = frozenset()
+    """The kinds of organization the question places itself in (kb/workplace.py: 我们公司 is a 企业)."""
 
     @property
     def search_words(self) -> tuple[str, ...]:
@@ -124,5 +124,5 @@ class QueryParser:
             known=tuple(documents_named(text)), nonsense=is_nonsense(text),
             instruction=is_instruction(text), subject=self.tokenizer.subject(text),
             about_speech=asks_about_speech(text) or any(not self.named_in_rules(p) for p in self.tokenizer.people(text)),
-            outside_organs=outside_organs(text),
+            places=places(text),
         )

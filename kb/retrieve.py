@@ -35,7 +35,7 @@ from .off_topic import OffTopic, read_examples
 from .schema import Chunk, Hit
 from .sentence_index import SentenceIndex, SentenceVectors, model_tag
 from .vector_cache import RecentQueries
-from .workplace import governs_organs_only
+from .workplace import outside_scope
 from .sentences import split_sentences
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -441,8 +441,8 @@ class Searcher:
             typed=frozenset(c.chunk_id for c in chunks if q.expected and q.expected.found_in(c.text)),
             named=frozenset(c.chunk_id for c in chunks if c.doc_id in docs),
             sentence=self.sentence_coverage(q, ids) if all_sentences else None,
-            elsewhere=frozenset(c.chunk_id for c in chunks if q.outside_organs and governs_organs_only(
-                self.chunks[self.original.get(c.chunk_id, c.chunk_id)].doc_title)),
+            elsewhere=frozenset(c.chunk_id for c in chunks if outside_scope(
+                q.places, self.chunks[self.original.get(c.chunk_id, c.chunk_id)].doc_title)),
         )
 
     def query_vector(self, q: Query) -> np.ndarray:

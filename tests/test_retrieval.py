@@ -177,15 +177,25 @@ def test_a_branch_outside_the_organs_of_state_is_set_up_under_the_constitution(s
     assert "机关基层组织" in organ[0].chunk.doc_title, [(h.chunk.doc_title, h.chunk.article) for h in organ]
 
 
-@pytest.mark.parametrize("question, outside", [("我们公司就三个正式党员，够不够成立党组织", True),
-                                               ("村党组织和村委会是啥关系", True), ("厂里的党支部平时管些啥", True),
-                                               ("我在乡镇政府上班，这个条例管得着我们不", False),
-                                               ("我们局党员有一百二十来个", False), ("几个党员就得成立支部", False),
-                                               ("国企的处级干部能不能兼职", True), ("我们单位在村里扶贫", False)])
-def test_where_a_question_places_its_party_organization(question, outside):
-    from kb.workplace import outside_organs
+@pytest.mark.parametrize("question, where", [("我们公司就三个正式党员，够不够成立党组织", {"企业"}),
+                                             ("村党组织和村委会是啥关系", {"农村"}), ("厂里的党支部平时管些啥", {"企业"}),
+                                             ("我在乡镇政府上班，这个条例管得着我们不", {"机关"}),
+                                             ("我们局党员有一百二十来个", {"机关"}), ("几个党员就得成立支部", set()),
+                                             ("国企的处级干部能不能兼职", {"企业"}), ("我们单位在村里扶贫", {"机关", "农村"})])
+def test_where_a_question_places_its_party_organization(question, where):
+    from kb.workplace import places
 
-    assert outside_organs(question) is outside
+    assert places(question) == where
+
+
+def test_a_regulation_for_one_kind_of_organization_is_out_of_scope_for_another():
+    from kb.workplace import outside_scope, places
+
+    organs, village = "中国共产党党和国家机关基层组织工作条例", "中国共产党农村基层组织工作条例"
+    assert outside_scope(places("我们公司就三个正式党员"), organs) and not outside_scope(places("我们局有三个党员"), organs)
+    assert outside_scope(places("我们局有三个党员"), village) and not outside_scope(places("村里有三个党员"), village)
+    assert not outside_scope(places("几个党员就得成立支部"), organs), "a question set nowhere keeps every regulation"
+    assert not outside_scope(places("我们公司就三个正式党员"), "中国共产党章程"), "the 党章 governs every organization"
 
 
 @pytest.mark.parametrize("question, about", [("讲家风问题时总书记引用了哪句古话", True), ("市直机关讲话里怎么说", True),

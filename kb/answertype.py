@@ -101,6 +101,11 @@ _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("学", _expect("学时数", "学时|小时")),
     **dict.fromkeys("工", _expect("工作日数", "工作日|天|日")),
     **dict.fromkeys("万", _expect("数额", "万")),
+    # Writing is counted in its own units (多少字, 几篇); 本 is no unit here: 多少本单位的党员.
+    **dict.fromkeys("字", _expect("字数", "字")),
+    **dict.fromkeys("篇", _expect("篇数", "篇")),
+    **dict.fromkeys("页", _expect("页数", "页")),
+    **dict.fromkeys("张", _expect("张数", "张")),
 }
 _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*日|之日|当日|当天"), dates_count=True)
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
@@ -122,11 +127,11 @@ _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几
 _ASKS_TIMES_PER = re.compile(r"(?:一年|每年|每个?月|一个月|每季度?|一季度|每周|一周|每半年|半年)[^，。？?、]{0,6}?(?:几|多少)次")
 # 好几个月, 十几年, 这几天 and 几十年 say "several" (前几天 may be 提前几天).
 _ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多少)(?:个|名|位)?"
-                        r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万])")
-# A clause asking a question of its own after 几 (能去吗, 带头的怎么算) makes 几 "a few": 约了几个人吃饭，能去吗 asks
+                        r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万字篇页张])")
+# A clause asking a question of its own after 几 (能去吗, 带头的怎么算, 就行吧) makes 几 "a few": 约了几个人吃饭，能去吗 asks
 # whether one may go, not how many went; 是几年，能延长吗 still asks for the years.
 _OWN_QUESTION = re.compile(r"^[^，,；;？?]*[，,；;]\s*(?![^？?]*(?:几|多少|多久|多长))[^？?]*?"
-                           r"(?:吗|么|怎|咋|啥|什么|如何|能否|是否|([\u4e00-\u9fff])不\1|[能会可要行算][^，。？?]{0,8}不[？?。]*$)")
+                           r"(?:吗|么|怎|咋|啥|什么|如何|能否|是否|([\u4e00-\u9fff])不\1|[能会可要行算][^，。？?]{0,8}不[？?。]*$|吧[？?。]*$)")
 _ASKING_BEFORE = frozenset("是为有要得需共总")
 # 能多叫几个人吗, 陪同的能多整几个人不: "a few more" in a yes-or-no question (最多几个 asks a number).
 _FEW_MORE = re.compile(r"(?<![最至顶])多[\u4e00-\u9fff]?$")

@@ -440,6 +440,13 @@ def test_typo_and_colloquial_wording_reach_the_rule(searcher):
 
 
 @pytest.mark.corpus
+def test_reporting_an_official_reaches_the_rules_on_accusations(searcher):
+    """举报 is everyday wording for 检举 and 控告, 穿小鞋 for 打击报复: the article on suppressing accusations leads."""
+    hits = searcher.search("举报了领导，被他穿小鞋怎么办", k=3)
+    assert "检举、控告" in hits[0].chunk.text, hits[0].chunk.text[:80]
+
+
+@pytest.mark.corpus
 def test_an_article_under_a_known_short_name_is_quoted_and_a_missing_one_named_in_full(answerer):
     """人事档案条例 is a short name of the stored 干部人事档案工作条例; 问责条例 one of a document the KB lacks."""
     found = answerer.ask("人事档案条例第33条讲的啥")

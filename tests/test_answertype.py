@@ -42,6 +42,8 @@ def _expected(question):
     ("预备期是几年，能延长吗？", "年数"),  # 是几年 asks, though a question of its own follows
     ("廉洁自律准则一共几条，第一条讲的啥", "条数"),
     ("陪餐最多几个人", "人数"),  # 最多几个 asks a number
+    ("学习心得至少要写多少字", "字数"),
+    ("思想汇报一个季度交几篇", "篇数"),
 ])
 def test_questions_asking_for_a_quantity(question, label):
     assert _expected(question).label == label and _expected(question).required
@@ -62,6 +64,7 @@ def test_which_kinds_prefers_a_count_but_a_list_answers_it():
     "会上要发多少份材料",  # a count of copies, no amount
     "陪同的能多叫几个人吗",  # 多叫几个: "a few more", asked yes or no
     "能多报几天的住宿费不",
+    "档案借回去看几天，打个借条就行吧？",  # 几 before a yes-or-no question with 吧 says "a few"
     "",
 ])
 def test_questions_asking_for_no_quantity(question):

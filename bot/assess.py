@@ -38,12 +38,6 @@ time and dev.jsonl, and the 306 everyday examples, each left out of the examples
 fares): with the margin alone, 136 of 306 caught and the nearest answerable question 0.009 below the margin; at 0.03
 with the margin 0.05, 195 caught and the nearest 0.011 below (0.04 with 0.06: 186, 0.012). Dev off-topic questions: 42
 → 49 of 67; the one answerable question it flags (开国大点是下午几点开始的) was already refused."""
-EVERYDAY_PROBABILITY = 0.95
-"""How sure the domain model (kb/off_topic.py) must be that a question is an everyday one to call it off-topic whatever
-the margin. Chosen by 5-fold cross-validation: of 767 everyday questions a helper wrote, each held out with its fold,
-the pipeline answered 252 with the 306 earlier examples, 181 with the other folds' questions added as examples, and
-100 with the domain model fitted on them and on the dev splits' questions (folds by file) too; 3 of the 1,100 answered
-dev questions were flagged, each out of its fold (0.90: 73 answered and 5 flagged; 0.98: 133 and 1)."""
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+[，,；;：:。！？!?]?")
 
 
@@ -239,19 +233,15 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
 
 
 def off_topic(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> bool:
-    """Whether the domain model takes ``q`` for an everyday question (EVERYDAY_PROBABILITY), or ``q`` is nearer to an
-    everyday question than to every passage retrieved for it, plus OFF_TOPIC_DOMAIN for the share of its words no
-    regulation uses, by OFF_TOPIC_MARGIN, or by OFF_TOPIC_MARGIN_TERMS when it implies an official term (炒股 →
-    买卖股票: everyday words about a rule)."""
+    """Whether ``q`` is nearer to an everyday question than to every passage retrieved for it, plus OFF_TOPIC_DOMAIN
+    for the share of its words no regulation uses, by OFF_TOPIC_MARGIN, or by OFF_TOPIC_MARGIN_TERMS when it implies
+    an official term (炒股 → 买卖股票: everyday words about a rule)."""
     if q.known or q.article is not None:
         return False
-    vector = searcher.query_vector(q)
-    if searcher.off_topic.everyday(vector) >= EVERYDAY_PROBABILITY:
-        return True
     nearest = max((h.dense for h in hits if h.dense is not None), default=0.0)
     margin = OFF_TOPIC_MARGIN_TERMS if q.expansions else OFF_TOPIC_MARGIN
     foreign = OFF_TOPIC_DOMAIN * (1.0 - searcher.regulation_share(q.search_words))
-    return searcher.off_topic.similarity(vector) - nearest + foreign >= margin
+    return searcher.off_topic.similarity(searcher.query_vector(q)) - nearest + foreign >= margin
 
 
 def states_near(expected: Expected, focus: Sequence[str], sentence: str) -> bool:

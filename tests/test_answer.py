@@ -102,8 +102,6 @@ def test_a_quantity_stated_for_another_subject_is_refused_and_said_so(answerer):
     # ... and when an everyday example is only a little nearer than any passage but no rule uses their words
     # (致辞, 钢琴班).
     *((q, "与党建和党内法规无关") for q in ("婚礼上新郎致辞说点啥好", "想给孩子报个钢琴班，哪家好")),
-    # ... and everyday questions no example of the first 306 was near (红叶: sightseeing).
-    ("秋天适合去哪里看红叶", "与党建和党内法规无关"),
 ])
 def test_unanswerable_questions_are_refused_with_the_reason(answerer, question, reason):
     """An unknown name, document, edition or year, a quantity no passage states, an everyday question, or symbols:

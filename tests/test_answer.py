@@ -380,6 +380,11 @@ def test_a_follow_up_naming_a_new_act_replaces_the_earlier_act():
     assert rewrite("那开除党籍呢", [Turn("受了警告处分多久不能提拔？")]) == "受了开除党籍处分多久不能提拔？"
 
 
+def test_a_new_subject_goes_before_an_earlier_question_that_opens_with_a_span_of_time():
+    """三年里 is no subject to replace: 那村干部呢 asks the same of 村干部."""
+    assert rewrite("那村干部呢", [Turn("三年里要轮训一遍吗")]) == "村干部三年里要轮训一遍吗"
+
+
 @pytest.mark.corpus
 def test_a_follow_up_that_folds_nothing_in_carries_the_earlier_topic(answerer):
     """借出去最长多久要还 says nothing of 档案; after a question on 干部人事档案 it is searched with that topic."""

@@ -134,9 +134,9 @@ def _substitute(subject: str, previous: str) -> str:
             return previous[:at] + subject + previous[at + len(sibling):]
         if opening:
             return subject + previous[len(opening):]
-        target = min(words, key=previous.index)
         if tokenizer.tagged(previous)[0][1][:1] == "m":  # 一届里头要巡完吗 opens with a span of time: no subject
             return subject + previous
+        target = min(words, key=previous.index)
     at = previous.index(target)
     if opening and at + len(target) == len(opening) and len(subject) > _suffix_overlap(target, subject) >= 2:
         return subject + previous[len(opening):]  # 县里的党代会 brings its own modifier: 全国党代会 goes whole

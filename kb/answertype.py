@@ -126,8 +126,7 @@ _ASKS_FREQUENCY = re.compile(r"(?:多久|多长时间|隔多长时间|几年|几
                              r"|(?:每届|一届)[^，。？?、]{0,6}?(?:几|多少)次")
 _ASKS_TIMES_PER = re.compile(r"(?:一年|每年|每个?月|一个月|每季度?|一季度|每周|一周|每半年|半年)[^，。？?、]{0,6}?(?:几|多少)次")
 # 好几个月, 十几年, 这几天 and 几十年 say "several" (前几天 may be 提前几天).
-_ASKS_UNIT = re.compile(r"(?:(?<![好十这那近头])几(?![十百千万])|多少)(?:个|名|位)?"
-                        r"([年月天日周次回人名位岁元块钱种类条项届倍点桌分平米厘公升小学工万字篇页张])")
+_ASKS_UNIT = re.compile(rf"(?:(?<![好十这那近头])几(?![十百千万])|多少)(?:个|名|位)?([{''.join(_UNIT_TYPES)}])")
 # A clause asking a question of its own after 几 (能去吗, 带头的怎么算, 就行吧) makes 几 "a few": 约了几个人吃饭，能去吗 asks
 # whether one may go, not how many went; 是几年，能延长吗 still asks for the years.
 _OWN_QUESTION = re.compile(r"^[^，,；;？?]*[，,；;]\s*(?![^？?]*(?:几|多少|多久|多长))[^？?]*?"

@@ -294,3 +294,27 @@ def test_free_heap_memory_goes_back_to_the_system():
     before = anon_kib()
     assert release_free_memory()
     assert before - anon_kib() > 50 * 1024 and keep
+
+
+def test_the_domain_model_separates_two_classes_and_is_absent_without_domain_questions():
+    """fit_logistic learns a boundary between two clouds of unit vectors; with no domain questions there is no model."""
+    from kb.off_topic import OffTopic, fit_logistic
+
+    rng = np.random.default_rng(0)
+    axis = np.eye(8)[0]
+
+    def cloud(sign):
+        v = sign * axis + 0.3 * rng.standard_normal((200, 8))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    weights, bias = fit_logistic(cloud(1.0), cloud(-1.0), 30.0)
+    model = OffTopic(np.zeros((1, 8), dtype=np.float32), weights, bias)
+    assert model.everyday(axis) > 0.95 and model.everyday(-axis) < 0.05
+    plain = OffTopic.build(lambda texts: np.tile(axis, (len(texts), 1)), ["明天天气怎么样"])
+    assert plain.weights is None and plain.everyday(axis) == 0.0
+    # The extra everyday questions join the examples as the model's negative class, not the examples compared one by one.
+    everyday, domain = list(cloud(1.0)), list(cloud(-1.0))
+    lookup = {f"e{i}": v for i, v in enumerate(everyday)} | {f"d{i}": v for i, v in enumerate(domain)}
+    built = OffTopic.build(lambda texts: np.array([lookup[t] for t in texts]), ["e0"],
+                           [f"d{i}" for i in range(len(domain))], [f"e{i}" for i in range(1, len(everyday))])
+    assert len(built.vectors) == 1 and built.everyday(axis) > 0.95 and built.everyday(-axis) < 0.05

@@ -5,10 +5,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kb.editions import edition_asked
 from kb.grammar import article_ref_span, find_article_ref, find_clause, int_to_cn
 from kb.lexical import get_tokenizer
 from kb.query import Query
 from kb.retrieve import Searcher
+from kb.titles import ends_in_kind, spoken_titles
 
 _FOLLOW = re.compile(r"^(?:那么?|那如果|如果是|还有|换成)?\s*(.+?)\s*(?:呢|的呢|怎么样|又如何|如何)?\s*[？?。]*$")
 # 要是超过三个月, 如果他不同意: a condition, where 如果是预备党员 names a new subject.
@@ -156,6 +158,8 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
     ref = find_article_ref(query)
     if anchor and clause and not ref:
         return f"{anchor}第{int_to_cn(clause)}款"
+    if last.doc_title and ends_in_kind(last.doc_title) and _asks_of_an_edition(query):
+        return f"《{last.doc_title}》{query}"  # 2013年那个老版本第二条是咋写的: the edition of the regulation just cited
     if last.doc_title and ref and not ref.doc_hint:
         start, _ = article_ref_span(query)
         return f"《{last.doc_title}》{query[start:]}"
@@ -190,6 +194,12 @@ _ASKS = re.compile(r"几|多少|多久|多长|怎么|怎样|如何|是否|能否
 def _asks(text: str) -> bool:
     """Return whether ``text`` has a predicate of its own (a question word), not just a new subject."""
     return bool(_ASKS.search(text))
+
+
+def _asks_of_an_edition(text: str) -> bool:
+    """Return whether ``text`` asks something of an edition (2013年那版第二条咋写的) without naming the document."""
+    return (edition_asked(text) is not None and _asks(text) and "《" not in text and not spoken_titles(text)
+            and not any(name in text for name in ("党章", "宪法")))
 
 
 CONTEXT_WORDS = 3

@@ -94,7 +94,7 @@ _SPOKEN = re.compile(r"(?:^|[，,。？?！!；;：:\s、\d]|按照|根据|依�
                      r"([\u4e00-\u9fff]{2,20}?(?:条例|准则|细则|规定|办法|规则))")
 _EDITION_WORDS = re.compile(r"^(?:年版|年|版)的?")  # what is left of 2013年版的 after the digits
 # A name holding a function word, a question word or an A-not-A question (违不违反) is a phrase about rules (有规定,
-# 这个处分条例), not a title; so is one that opens or ends with a verb taking rules as its object (违反规定, 维护国际关系
+# 哪个处分条例), not a title; so is one that opens or ends with a verb taking rules as its object (违反规定, 维护国际关系
 # 基本准则), or that ends in "the" or "relevant" (本条例, 有关规定).
 _RULE_VERBS = "违反|违背|遵守|符合|执行|落实"
 _NOT_A_NAME = re.compile(rf"[的了吗呢啥么哪谁几怎这那]|什么|按照|根据|([\u4e00-\u9fff])[不没]\1"
@@ -117,7 +117,9 @@ def spoken_titles(text: str) -> list[str]:
     return out
 
 
-_LEAD_IN = re.compile(r"^(请问|请|我想知道|我想了解|想问|问一下|查一下|关于|根据|按照|依照|依据|在)+")
+# A demonstrative points at the name after it (1991年那个干部档案工作条例, 那个党组工作条例).
+_LEAD_IN = re.compile(r"^(请问|请|我想知道|我想了解|想问|问一下|查一下|关于|根据|按照|依照|依据|在"
+                      r"|那个|这个|那部|这部|那份|这份|那版|这版)+")
 _KIND = re.compile(r"(条例|章程|细则|准则|规定|办法|规则|意见|决定)$")
 _EDITION_TAIL = re.compile(r"[（(][^（()）]*[）)]$")
 # Words that say which kind or which edition a document is, not which document: 新修订条例 names none.

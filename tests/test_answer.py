@@ -391,6 +391,24 @@ def test_a_new_subject_goes_before_an_earlier_question_that_opens_with_a_span_of
     assert rewrite("那村干部呢", [Turn("三年里要轮训一遍吗")]) == "村干部三年里要轮训一遍吗"
 
 
+def test_an_edition_asked_after_a_regulation_is_that_regulations_edition():
+    """2014年那版 names no document: it is the earlier answer's regulation, whose edition the question then asks for."""
+    cited = Turn("发展党员细则里入党介绍人有啥要求", "中国共产党发展党员工作细则", "第十四条")
+    assert rewrite("2014年那版也这么说吗", [cited]) == "《中国共产党发展党员工作细则》2014年那版也这么说吗"
+    assert rewrite("老版本第五条里头咋写的，13年那版", [cited]).startswith("《中国共产党发展党员工作细则》")
+    # Not a study note's title, nor where the question names its own document or asks nothing of its own.
+    assert rewrite("2014年那版也这么说吗", [Turn("入党介绍人有啥要求", "【2019年8月学习材料】", None)]) == "2014年那版也这么说吗"
+    assert rewrite("2014年那版党章也这么说吗", [cited]) == "2014年那版党章也这么说吗"
+    assert not rewrite("那2014年版的呢", [cited]).startswith("《")
+
+
+@pytest.mark.corpus
+def test_an_edition_the_knowledge_base_lacks_is_refused_in_a_follow_up(answerer):
+    turns = answerer.converse(["发展党员细则里入党介绍人有啥要求"])
+    answer = answerer.ask("2014年那版也这么说吗", turns)
+    assert answer.refused and "《中国共产党发展党员工作细则》（2014年发布）" in answer.reason, answer.answer
+
+
 @pytest.mark.corpus
 def test_a_follow_up_that_folds_nothing_in_carries_the_earlier_topic(answerer):
     """借出去最长多久要还 says nothing of 档案; after a question on 干部人事档案 it is searched with that topic."""

@@ -165,6 +165,8 @@ def test_people_are_names_of_persons_only(text, people):
     # Few words shared with the rule (借回去看 for 外借), so a low score; above the threshold, which is set for the
     # colloquial dev splits.
     ("档案能借回去看两天不？", "一般不予外借"),
+    # 瘫床上 → 行动不便, 年老体弱: the article on members who cannot come.
+    ("我妈瘫床上好几年了，支部还让她来开会，咋办", "不作硬性要求"),
 ])
 def test_colloquial_and_keyword_questions_are_answered(answerer, question, words):
     answer = answerer.ask(question)
@@ -473,6 +475,13 @@ def test_reporting_an_official_reaches_the_rules_on_accusations(searcher):
     """举报 is everyday wording for 检举 and 控告, 穿小鞋 for 打击报复: the article on suppressing accusations leads."""
     hits = searcher.search("举报了领导，被他穿小鞋怎么办", k=3)
     assert "检举、控告" in hits[0].chunk.text, hits[0].chunk.text[:80]
+
+
+@pytest.mark.corpus
+def test_a_search_of_ones_home_reaches_the_constitution(searcher):
+    """闯进 → 侵入, 翻箱倒柜 → 搜查: the constitution's article on the home leads."""
+    hits = searcher.search("没手续就闯进我家翻箱倒柜，合法吗", k=3)
+    assert "禁止非法搜查" in hits[0].chunk.text, hits[0].chunk.text[:80]
 
 
 @pytest.mark.corpus

@@ -228,7 +228,10 @@ def test_an_instruction_to_the_assistant_is_told_apart_from_a_question(question,
 
 @pytest.mark.parametrize("question, subject", [("入党积极分子的集中培训要多少学时", "入党积极分子"),
                                                ("机关党支部委员会几年换一届", "机关党支部委员会"),
-                                               ("受了处分还能提拔吗", None)])
+                                               ("受了处分还能提拔吗", None),
+                                               # who said it, not what the question is about
+                                               ("支部书记说每年培训得够多少学时", None),
+                                               ("支部讲积极分子要培养一年以上", None)])
 def test_the_query_holds_the_noun_phrase_it_opens_with(question, subject):
     from kb.lexical import get_tokenizer
     from kb.query import QueryParser

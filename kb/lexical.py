@@ -49,6 +49,8 @@ _ASKING_LEADS = frozenset("几哪啥多要能可该会最谁怎")
 _HEDGES = frozenset({"一般", "通常", "大概", "大约", "原则上", "规定", "按规定", "具体"})
 # Tags of the words a question's subject is made of: nouns, names, abbreviations, idioms, 区别词 and adjectives.
 _SUBJECT_TAGS = ("n", "j", "l", "b", "a", "vn", "an", "nz", "nt", "ns", "nr", "eng")
+# 书记说每年培训得够多少学时: a noun before 说 says who said it (not before 说话: 党员说话要注意啥).
+_REPORTED = re.compile(r"[说讲](?!话)|提到|告诉")
 _PREDICATE_WORDS = frozenset("几 多少 多久 怎么 怎样 如何 是否 能 能否 可以 可不可以 应当 应该 要 需要 有 是 什么 哪些 哪 吗 由 在 的".split())
 
 
@@ -146,14 +148,17 @@ class Tokenizer:
         return self._tagger.word_tag_tab.get(word, "") in _PROPER_TAGS
 
     def subject(self, question: str) -> str | None:
-        """Return the noun phrase a question opens with (``机关党支部委员会`` in ``机关党支部委员会几年换一届``), or None."""
+        """Return the noun phrase a question opens with (``机关党支部委员会`` in ``机关党支部委员会几年换一届``), or None;
+        None too when it says who said what is asked (``书记`` in ``书记说每年培训得够多少学时``)."""
         words = []
         for word, tag in self.tagged(question):
             if word in _PREDICATE_WORDS or word[0] in "几多" or not tag.startswith(_SUBJECT_TAGS) or not word.strip():
                 break
             words.append(word)
         subject = "".join(words)
-        return subject if len(subject) >= 2 and question.startswith(subject) and subject != question else None
+        if len(subject) < 2 or not question.startswith(subject) or subject == question:
+            return None
+        return None if _REPORTED.match(question, len(subject)) else subject
 
     def tagged(self, text: str) -> tuple[tuple[str, str], ...]:
         """Return ``text`` cut into (word, part-of-speech tag) pairs."""

@@ -18,8 +18,6 @@ from .workplace import places
 MAX_QUERY_CHARS = 500
 """Longer questions are refused: the cost of a search grows with the question, and no real question is this long."""
 _CONTENT = re.compile(r"[\w\u4e00-\u9fff]")
-# 书记说每年培训得够多少学时: the opening noun reports who said it; the question is about what was said.
-_REPORTED = re.compile(r"说|讲|提到|告诉")
 # Full-width letters and digits (１２条, ＡＢ) are read as ASCII; Chinese punctuation stays as the user wrote it.
 _WIDE = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
 # What a question about a speech, an article or a leader's words says of itself (not of the rule it asks about); a
@@ -124,12 +122,7 @@ class QueryParser:
             years=years_named(text), entities=tuple(self.tokenizer.entities(text)),
             titles=tuple(bracketed_titles(text)), spoken_titles=tuple(spoken_titles(text)),
             known=tuple(documents_named(text)), nonsense=is_nonsense(text),
-            instruction=is_instruction(text), subject=self._subject(text),
+            instruction=is_instruction(text), subject=self.tokenizer.subject(text),
             about_speech=asks_about_speech(text) or any(not self.named_in_rules(p) for p in self.tokenizer.people(text)),
             places=places(text),
         )
-
-    def _subject(self, text: str) -> str | None:
-        """Return the noun phrase ``text`` opens with, unless it is who said what the question asks about."""
-        subject = self.tokenizer.subject(text)
-        return None if subject is None or _REPORTED.match(text, len(subject)) else subject

@@ -231,7 +231,8 @@ def test_an_instruction_to_the_assistant_is_told_apart_from_a_question(question,
                                                ("受了处分还能提拔吗", None),
                                                # who said it, not what the question is about
                                                ("支部书记说每年培训得够多少学时", None),
-                                               ("支部讲积极分子要培养一年以上", None)])
+                                               ("支部讲积极分子要培养一年以上", None),
+                                               ("党员说话要注意什么", "党员")])
 def test_the_query_holds_the_noun_phrase_it_opens_with(question, subject):
     from kb.lexical import get_tokenizer
     from kb.query import QueryParser

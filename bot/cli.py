@@ -322,6 +322,7 @@ def serve(ctx, host: str, port: int, corpus: Path | None, ssl_certfile: Path | N
         ssl = check_ssl(ssl_certfile, ssl_keyfile)
         check_port(host, port)
         service = open_service(settings, host, wait_chroma, lambda line: click.echo(line, err=True))
+        service.prepare_checks()
         if corpus is not None:
             service.start_import(corpus)
         launch(settings, host=host, port=port, service=service, ssl=ssl)

@@ -541,3 +541,10 @@ def test_exports_live_in_one_folder_removed_with_the_service(tmp_path, template)
     del svc, files
     gc.collect()
     assert not folder.exists()
+
+
+def test_the_off_topic_check_is_built_in_the_background_before_the_first_question(svc):
+    """`djkb serve` starts it at start-up; the thread leaves the built check on the searcher."""
+    assert "off_topic" not in svc.searcher.__dict__
+    svc.prepare_checks().join(timeout=60)
+    assert "off_topic" in svc.searcher.__dict__ and svc.searcher.off_topic.weights is not None

@@ -42,8 +42,8 @@ EVERYDAY_PROBABILITY = 0.95
 """How sure the domain model (kb/off_topic.py) must be that a question is an everyday one to call it off-topic whatever
 the margin. Chosen with DOMAIN_C and the answerability threshold by 5-fold cross-validation, everyday-dev.jsonl by
 fold and the fifteen dev splits by file: with the threshold at 0.35 the pipeline answers 176 of everyday-dev's 383
-questions without the model and 120 with it (128 at the earlier 0.58 without), and flags no answered dev question out
-of its fold (0.90: 88 answered, 3 flagged)."""
+questions without the model and 120 with it (128 at the earlier 0.58 without), and flags no answerable dev question
+out of its fold (0.90: 88 answered, 3 flagged)."""
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+[，,；;：:。！？!?]?")
 
 

@@ -44,6 +44,14 @@ the margin. Chosen with DOMAIN_C and the answerability threshold by 5-fold cross
 fold and the fifteen dev splits by file: with the threshold at 0.35 the pipeline answers 176 of everyday-dev's 383
 questions without the model and 120 with it (128 at the earlier 0.58 without), and flags no answerable dev question
 out of its fold (0.90: 88 answered, 3 flagged)."""
+EVERYDAY_BAND = 0.9
+"""Below EVERYDAY_PROBABILITY, how sure the domain model must be that a question is an everyday one for the question to
+need the stronger evidence of EVERYDAY_THRESHOLD."""
+EVERYDAY_THRESHOLD = 0.7
+"""The score a question in the everyday band must reach. Chosen with EVERYDAY_BAND by the same cross-validation as
+EVERYDAY_PROBABILITY: everyday-dev questions answered out of fold 120 → 104, answerable dev questions flagged 0."""
+OFF_TOPIC_REASON = "这个问题与党建和党内法规无关，知识库中没有可作依据的内容。"
+WEAK_REASON = "检索到的段落与问题不够相关，不足以作答。"
 _CLAUSE = re.compile(r"[^，,；;：:。！？!?]+[，,；;：:。！？!?]?")
 
 
@@ -80,18 +88,28 @@ class Evidence:
     features: tuple[float, ...] = (0.0,) * len(FEATURES)
     pinned: bool = False
     unmet: str | None = None
+    everyday: float = 0.0
+    """The domain model's probability that the question is an everyday one (0 when it names a document or article)."""
 
     @property
     def dense(self) -> float:
         return self.features[0]
 
+    def refusal(self, model: Answerability) -> str | None:
+        """Return why the evidence does not answer the question under ``model``, or None when it does."""
+        if self.unmet or self.pinned:
+            return self.unmet
+        score = model.score(self.features)
+        if self.everyday >= EVERYDAY_BAND and score < EVERYDAY_THRESHOLD:
+            return OFF_TOPIC_REASON
+        return WEAK_REASON if score < model.threshold else None
+
     def sufficient(self, model: Answerability) -> bool:
-        if self.unmet:
-            return False
-        return self.pinned or model.score(self.features) >= model.threshold
+        return self.refusal(model) is None
 
     def to_dict(self, model: Answerability) -> dict:
         return {"score": round(model.score(self.features), 4), "pinned": self.pinned, "unmet": self.unmet,
+                "everyday": round(self.everyday, 4),
                 **{name: round(value, 4) for name, value in zip(FEATURES, self.features)}}
 
 
@@ -194,7 +212,7 @@ def missing_article(searcher: Searcher, q: Query, lookup: ArticleLookup) -> str:
     return f"《{entry.title}》中没有{lookup.ref.label}（共 {entry.articles} 条）。"
 
 
-def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLookup) -> str | None:
+def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLookup, everyday: float) -> str | None:
     """Return a reason no passage can answer ``q`` whatever the scores, or None."""
     if q.nonsense:
         return "无法识别这个问题，请用文字描述要查询的内容。"
@@ -215,8 +233,8 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     unknown = [e for e in q.entities if not searcher.mentions(e) and not _compound(searcher, e)]
     if unknown:
         return "知识库中没有提到" + "、".join(f"“{e}”" for e in unknown) + "。"
-    if off_topic(searcher, q, hits):
-        return "这个问题与党建和党内法规无关，知识库中没有可作依据的内容。"
+    if everyday >= EVERYDAY_PROBABILITY or off_topic(searcher, q, hits):
+        return OFF_TOPIC_REASON
     top = [h.chunk for h in hits[:PASSAGES_JUDGED]]
     if q.years and not any(all(states_year(f"{c.embedding_text()} {c.date or ''}", y) for y in q.years) for c in top):
         return f"知识库中没有{'、'.join(q.years)}年的相关内容。"
@@ -226,7 +244,9 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
         near = [*focus, *(e for e in q.expansions if not q.expected.names_unit(e))] if focus else []
         # The rules' own name for whom or what the question asks about (入党积极分子的培训) must be where the quantity
         # is: 发展对象's 二十四个学时 are not the 积极分子's.
-        subject = q.subject if q.subject in searcher.in_regulations and searcher.tokenizer.is_noun(q.subject) else None
+        # A document's name opening the question (宪法里规定年满多少岁才有选举权) is where to look, not whom it is about.
+        subject = q.subject if (q.subject in searcher.in_regulations and searcher.tokenizer.is_noun(q.subject)
+                                and not searcher.titles.match(q.subject)) else None
 
         def about(c: Chunk) -> bool:
             text = f"{c.heading} {c.text}".lower()
@@ -240,16 +260,20 @@ def _unmet(searcher: Searcher, q: Query, hits: Sequence[Hit], lookup: ArticleLoo
     return None
 
 
+def everyday(searcher: Searcher, q: Query) -> float:
+    """Return the domain model's probability that ``q`` is an everyday question; 0 when it names a document or article."""
+    if q.known or q.article is not None:
+        return 0.0
+    return searcher.off_topic.everyday(searcher.query_vector(q))
+
+
 def off_topic(searcher: Searcher, q: Query, hits: Sequence[Hit]) -> bool:
-    """Whether the domain model takes ``q`` for an everyday question (EVERYDAY_PROBABILITY), or ``q`` is nearer to an
-    everyday question than to every passage retrieved for it, plus OFF_TOPIC_DOMAIN for the share of its words no
-    regulation uses, by OFF_TOPIC_MARGIN, or by OFF_TOPIC_MARGIN_TERMS when it implies an official term (炒股 →
-    买卖股票: everyday words about a rule)."""
+    """Whether ``q`` is nearer to an everyday question than to every passage retrieved for it, plus OFF_TOPIC_DOMAIN
+    for the share of its words no regulation uses, by OFF_TOPIC_MARGIN, or by OFF_TOPIC_MARGIN_TERMS when it implies
+    an official term (炒股 → 买卖股票: everyday words about a rule)."""
     if q.known or q.article is not None:
         return False
     vector = searcher.query_vector(q)
-    if searcher.off_topic.everyday(vector) >= EVERYDAY_PROBABILITY:
-        return True
     nearest = max((h.dense for h in hits if h.dense is not None), default=0.0)
     margin = OFF_TOPIC_MARGIN_TERMS if q.expansions else OFF_TOPIC_MARGIN
     foreign = OFF_TOPIC_DOMAIN * (1.0 - searcher.regulation_share(q.search_words))
@@ -323,4 +347,5 @@ def assess(searcher: Searcher, q: Query, hits: Sequence[Hit], allowed: set[str] 
         return Evidence(unmet="无法识别这个问题，请用文字描述要查询的内容。" if q.nonsense else None)
     lookup = searcher.lookup_article(q, allowed)
     pinned = bool(lookup.chunks) and (hits[0].chunk.article is not None or lookup.section)
-    return Evidence(features(searcher, q, hits), pinned, _unmet(searcher, q, hits, lookup))
+    p = everyday(searcher, q)
+    return Evidence(features(searcher, q, hits), pinned, _unmet(searcher, q, hits, lookup, p), p)

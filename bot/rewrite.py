@@ -55,6 +55,24 @@ def _is_follow_up(query: str) -> bool:
                              or bool(_CONDITION.match(q) or _LEAD_CLAUSE.match(q) or _new_subject(q)))
 
 
+_SOME = frozenset(("一点", "一些", "点", "些"))
+_OF_WHICH = re.compile(r"^(?:那么?)?(.+)的呢?[？?。\s]*$")
+
+
+def _is_degree(query: str) -> bool:
+    """Return whether ``query`` names a degree of the earlier matter (情节重一点的呢, 数额大的, 情节严重的): a condition,
+    where 那撤职的呢 and 那搞权色交易的呢 name whom the question is about."""
+    m = _OF_WHICH.match(query)
+    if m is None:
+        return False
+    if m.group(1).startswith("情节"):
+        return True
+    words = get_tokenizer().tagged(m.group(1))
+    if words[-1][0] in _SOME and len(words) > 1:
+        words = words[:-1]
+    return words[-1][1].startswith("a")
+
+
 def _on_condition(previous: str, condition: str) -> str:
     """Return the earlier question asked on ``condition`` (要是情节较重 → 正式党员违纪了一般怎么处理，要是情节较重)."""
     return f"{previous.rstrip('？?。 ')}，{condition}"
@@ -147,11 +165,17 @@ def _substitute(subject: str, previous: str) -> str:
     return previous[:at - shared] + subject + previous[at + len(target):]
 
 
+# 那烟尼, 情节重一点的尼: pinyin input's 尼 for a closing 呢 (ni and ne share the key strokes).
+_TYPED_NE = re.compile(r"(?<=[\u4e00-\u9fff])尼(?=[？?。！!\s]*$)")
+
+
 def rewrite(query: str, history: Sequence[Turn]) -> str:
     """Return ``query`` made stand-alone from the conversation; unchanged when it needs no context."""
     query = query.strip()
     if not history:
         return query
+    if len(query) <= 20:
+        query = _TYPED_NE.sub("呢", query)
     last = history[-1]
     anchor = f"《{last.doc_title}》{last.article}" if last.doc_title and last.article else None
     clause = find_clause(query)
@@ -176,7 +200,7 @@ def rewrite(query: str, history: Sequence[Turn]) -> str:
             return subject_first
         if lead := _LEAD_CLAUSE.match(body):  # 数额大的呢？会开除吗: the clause, then its own question
             return _on_condition(last.query, body[:lead.start(1)] + "，" + body[lead.end(1):])
-        if _CONDITION.match(body) or (_CONDITION_AFTER.search(body) and not _asks(body)):
+        if _CONDITION.match(body) or ((_CONDITION_AFTER.search(body) or _is_degree(query)) and not _asks(body)):
             return _on_condition(last.query, body)  # 要是情节较重呢, 要是暂时没转，咋过组织生活
         if not _asks(body):
             return _substitute(body, last.query)  # 那机关党委呢？: a new subject for the earlier predicate

@@ -63,6 +63,9 @@ def _expect(label: str, units: str, *, every: bool = False) -> Expected:
 
 
 _DURATION = _expect("时间或频次", _TIME_UNITS, every=True)
+# Asked of each occasion (主题党日每次活动要搞多长时间), 多久 asks how long it lasts: 每月开展1次 is no answer.
+_LENGTH = _expect("时长", "年|个月|季度|周|星期|天|日|工作日|小时|学时|分钟|钟头")
+_EACH_TIME = re.compile(r"[每一](?:次|回)")
 # A frequency is stated per period (每年至少召开1次, 每季度, 一年一次); a duration (开了两天) or 定期 is none.
 _PER = "年|个?月|季度?|周|星期|半年|学期"
 _TIMES = (rf"{_NUM}\s*(?:年|个?月|季度|周|星期)\s*"
@@ -97,7 +100,7 @@ _UNIT_TYPES: dict[str, Expected] = {
     **dict.fromkeys("厘", _expect("长度", "厘米|毫米")),
     **dict.fromkeys("公", _expect("长度或重量", "公里|公斤|公顷")),
     **dict.fromkeys("升", _expect("容量", "升")),
-    **dict.fromkeys("小", _expect("小时数", "小时|学时")),
+    **dict.fromkeys("小钟", _expect("小时数", "小时|学时|钟头")),
     **dict.fromkeys("学", _expect("学时数", "学时|小时")),
     **dict.fromkeys("工", _expect("工作日数", "工作日|天|日")),
     **dict.fromkeys("万", _expect("数额", "万")),
@@ -111,6 +114,7 @@ _DATE = Expected("日期", re.compile(rf"{_NUM}\s*月\s*{_NUM}\s*日|{_NUM}\s*�
 _YEAR_ANSWER = Expected("年份", re.compile(r"(?:19|20)\d\d\s*年|[一二〇零○]{4}年"), dates_count=True)
 _ASKS_SHARE = re.compile(r"百分之(?:几|多少|啥)|多少\s*[%％]|(?:几|多少)个?百分点"
                          r"|(?:比例|比率|[^效]率|[长宽高]比)(?:是|为|有)?(?:多少|几|啥|多大)"
+                         r"|(?:比例|比率)[^，,。？?]{0,6}?(?:多少|几成|多大)[？?。]*$"  # 比例得控制在多少
                          r"|(?:啥|什么|多大|多少|哪个)(?:的)?(?:比例|比率)")
 # The group ``topic`` is what the money is (补贴, 党费): the topic of the question, not how it asks.
 # 能报多少, 发多少: a verb of paying asks for an amount (not 发多少份, which asks for a count; 补多少 may ask how many
@@ -140,7 +144,8 @@ _ASKS_DATE = re.compile(r"哪一?天|几月几[日号]|(?:几|哪)号|什么日�
 _ASKS_PHONE = re.compile(r"(?:电话|手机号|联系方式|号码)(?:是|为)?(?:多少|几号|啥)|(?:多少|什么)(?:电话|号码)")
 _PHONE = Expected("电话号码", re.compile(r"(?:\d{3,4}[-－ ]?)?\d{7,8}|1[3-9]\d{9}"), dates_count=True)
 # 一次工作会议最多能开几天 is not answered by 会期一般为两天, only by a bound (不超过, 以内, 为限, 届满前).
-_ASKS_MAXIMUM = re.compile(r"最多|最长|最高|最晚|上限|顶多|最大|封顶|至多")
+_ASKS_MAXIMUM = re.compile(r"最多|最长|最高|最晚|上限|顶多|最大|封顶|至多"
+                           r"|(?:不能|不得|不准|不许|不|别)(?:超过|超出|大于|高于|多于)")  # 年龄不能超过多少岁
 _UPPER_BOUND = re.compile(r"超过|以内|之内|以下|最多|最长|至多|为限|前")
 _ASKS_YEAR = re.compile(r"哪一?年(?!级)")
 _YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
@@ -174,6 +179,8 @@ def expected_answer(question: str, words: Sequence[str] = ()) -> Expected | None
 def _expected(question: str, words: Sequence[str]) -> Expected | None:
     for asks, expected in _ASKED:
         if m := asks.search(question):
+            if expected is _DURATION and _EACH_TIME.search(question[:m.start()]):
+                expected = _LENGTH
             topic = "".join(g for g in m.groupdict().values() if g)
             return replace(expected, asks=m.group(0).replace(topic, "") if topic else m.group(0))
     for m in _ASKS_UNIT.finditer(question):

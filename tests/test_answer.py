@@ -7,6 +7,7 @@ import re
 import pytest
 
 from bot.answer import REFUSAL_TEXT, Answerer
+from bot.assess import FEATURES, OFF_TOPIC_REASON, WEAK_REASON, Answerability, Evidence
 from bot.citations import UNSUPPORTED_MARK, check_answer, supports
 from bot.llm import ChatClient
 from bot.rewrite import Turn, rewrite
@@ -343,6 +344,28 @@ def test_conditional_follow_up_keeps_the_whole_earlier_question():
     assert rewrite("那其他党员呢", [Turn("预备党员能参加表决吗？")]) == "其他党员能参加表决吗？"  # a subject, no clause
 
 
+def test_a_question_that_looks_everyday_needs_stronger_evidence():
+    """Between EVERYDAY_BAND and EVERYDAY_PROBABILITY the domain model asks for EVERYDAY_THRESHOLD, and the reason
+    given is that the question is off-topic; a named article is quoted whatever the model says."""
+    middling = Answerability(weights=(0.0,) * len(FEATURES), bias=0.0, threshold=0.35)  # every score 0.5
+    strong = dataclasses.replace(middling, bias=2.0)  # 0.88
+    assert Evidence(everyday=0.5).refusal(middling) is None
+    assert Evidence(everyday=0.92).refusal(middling) == OFF_TOPIC_REASON
+    assert Evidence(everyday=0.92).refusal(strong) is None
+    assert Evidence(everyday=0.92, pinned=True).refusal(middling) is None
+    assert Evidence(everyday=0.1).refusal(dataclasses.replace(middling, threshold=0.6)) == WEAK_REASON
+
+
+def test_a_degree_is_a_condition_and_a_doer_a_new_subject():
+    """情节重一点的呢 and 数额大的呢 qualify the earlier matter; 那撤职的呢 names whom it is asked of. 尼 is pinyin input's
+    呢."""
+    earlier = [Turn("党员收了红包怎么处理")]
+    assert rewrite("情节重一点的呢", earlier) == "党员收了红包怎么处理，情节重一点"
+    assert rewrite("金额较大的尼", earlier) == "党员收了红包怎么处理，金额较大"
+    assert rewrite("那情节严重的呢？", earlier) == "党员收了红包怎么处理，情节严重"
+    assert rewrite("那撤职的呢？", [Turn("受了警告处分多久不能提拔？")]) == "受了撤职处分多久不能提拔？"
+
+
 def test_a_condition_then_a_question_of_its_own_keeps_the_earlier_question():
     """要是已经退休了，还管不管 and 数额大的呢？会开除吗 are asked of the earlier question; a long question stands alone."""
     earlier = [Turn("收了购物卡怎么处分？")]
@@ -546,6 +569,13 @@ def test_the_rule_sentence_nearest_in_meaning_is_cited(answerer, question, rule)
     # Neither question shares its words with the rule that answers it; the rule sentence's own vector is nearest.
     answer = answerer.ask(question)
     assert not answer.refused and any(rule in c.chunk.text for c in answer.citations), answer.answer
+
+
+@pytest.mark.corpus
+def test_a_document_named_first_is_not_whom_a_quantity_is_about(answerer):
+    """宪法 opens 宪法里规定年满多少岁才有选举权 as where to look: the age stated of 公民 answers it."""
+    answer = answerer.ask("宪法里规定年满多少岁才有选举权")
+    assert not answer.refused and "十八周岁" in answer.answer, answer.answer
 
 
 def test_a_document_name_misspelt_in_one_character_is_read_as_that_name():

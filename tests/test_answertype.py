@@ -44,6 +44,8 @@ def _expected(question):
     ("陪餐最多几个人", "人数"),  # 最多几个 asks a number
     ("学习心得至少要写多少字", "字数"),
     ("思想汇报一个季度交几篇", "篇数"),
+    ("评先进的名额比例要控制在多少", "比例"),
+    ("每回开会得开够几个钟头", "小时数"),
 ])
 def test_questions_asking_for_a_quantity(question, label):
     assert _expected(question).label == label and _expected(question).required
@@ -147,6 +149,18 @@ def test_a_question_for_a_maximum_is_answered_by_a_bound_only():
     assert asked.maximum and asked.found_in("会期一般为两天")
     assert not asked.bounds("会期一般为两天") and asked.bounds("会期不超过两天") and asked.bounds("以二天为限")
     assert _expected("一次工作会议能开几天").bounds("会期一般为两天")
+
+
+def test_how_long_each_time_asks_for_a_length_not_a_frequency():
+    asked = _expected("支部每次集中学习要搞多长时间")
+    assert asked.label == "时长" and asked.required
+    assert not asked.found_in("党支部应当每月开展1次主题党日") and asked.found_in("每次学习一般不少于2小时")
+    assert _expected("支部集中学习多长时间搞一次").label == "频次"
+
+
+def test_not_to_exceed_asks_for_a_bound():
+    asked = _expected("村支书的年龄不能超过多少岁")
+    assert asked.maximum and not asked.bounds("我25岁就当村支书了") and asked.bounds("年龄一般不超过55周岁")
 
 
 def test_names_include_numbered_congresses_and_plenums():

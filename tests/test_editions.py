@@ -84,6 +84,7 @@ def test_edition_asked_in_questions():
     assert edition_asked("1982年宪法原文第七十九条").year == 1982
     assert edition_asked("1997年的纪律处分条例（试行）第五十条怎么规定的").year == 1997
     assert edition_asked("十九大党章第三十一条是怎么写的").year == 2017
+    assert edition_asked("十五大通过的那版党章一共几章").year == 1997  # 那版 between the congress and 党章
     assert edition_asked("截至2021年7月1日现行有效的准则和条例各有多少部？") is None
     assert edition_asked("2013年最早那版厉行节约条例怎么写的").strict  # 那版 names an edition as plainly as 版
     assert edition_asked("2014年5月发的老版本发展党员细则").year == 2014

@@ -11,7 +11,7 @@ from kb.retrieve import Filters, Mode, Searcher
 from kb.schema import Answer, Citation, Hit
 from kb.sentences import split_sentences
 
-from .assess import DEFAULT_ANSWERABILITY, WEAK_REASON, Answerability, Evidence, assess
+from .assess import DEFAULT_ANSWERABILITY, Answerability, Evidence, assess
 from .compose import compose
 from .messages import NO_EVIDENCE
 from .notices import notices_for
@@ -86,8 +86,8 @@ class Answerer:
                                    self.searcher.quotations), topic=r.query.context)
 
     def _ask(self, query: str, r: Retrieval) -> Answer:
-        if not r.evidence.sufficient(self.policy):
-            return refusal(query, r, self.policy)
+        if reason := r.evidence.refusal(self.policy):
+            return refusal(query, r, reason)
         extractive = partial(self._extractive, r)
         if self.llm is not None:
             from .generate import generate_answer
@@ -105,8 +105,8 @@ class Answerer:
             yield self._finished(r, part) if isinstance(part, Answer) else part
 
     def _stream(self, query: str, r: Retrieval) -> Iterator[str | Answer]:
-        if not r.evidence.sufficient(self.policy):
-            yield refusal(query, r, self.policy)
+        if reason := r.evidence.refusal(self.policy):
+            yield refusal(query, r, reason)
             return
         extractive = partial(self._extractive, r)
         if self.llm is not None:
@@ -136,9 +136,8 @@ def answered_reason(evidence: Evidence, policy: Answerability) -> str:
     return f"检索到的段落足以作答（相关度 {policy.score(evidence.features):.2f}，阈值 {policy.threshold:.2f}）。"
 
 
-def refusal(query: str, r: Retrieval, policy: Answerability) -> Answer:
+def refusal(query: str, r: Retrieval, reason: str) -> Answer:
     """Return a refusal with its reason that lists the nearest passages as possibly related, not as an answer."""
-    reason = r.evidence.refusal(policy) or WEAK_REASON
     text = REFUSAL_TEXT + reason
     if r.hits:
         text += "以下段落可能相关，仅供参考："

@@ -37,6 +37,7 @@ class Settings:
     user_dict: Path | None = None
     terms_file: Path | None = None
     off_topic_file: Path | None = None  # more everyday questions for the domain check (kb/off_topic.py)
+    asked_file: Path | None = None  # more questions that regulation articles answer (kb/asked.py)
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: str | None = None
@@ -86,6 +87,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         user_dict=Path(p) if (p := get("DJKB_USER_DICT")) else None,
         terms_file=Path(p) if (p := get("DJKB_TERMS")) else None,
         off_topic_file=Path(p) if (p := get("DJKB_OFF_TOPIC")) else None,
+        asked_file=Path(p) if (p := get("DJKB_ASKED")) else None,
         llm_base_url=get("DJKB_LLM_BASE_URL"),
         llm_model=get("DJKB_LLM_MODEL"),
         llm_api_key=get("DJKB_LLM_API_KEY"),
@@ -94,7 +96,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides) -> Settings
         reports_dir=Path(get("DJKB_REPORTS_DIR") or DEFAULT_REPORTS_DIR),
     )
     for key in ("kb_dir", "model_cache", "vector_cache", "corpus", "user_dict", "terms_file", "off_topic_file",
-                "reports_dir"):
+                "asked_file", "reports_dir"):
         if isinstance(overrides.get(key), str):
             overrides[key] = Path(overrides[key])
     return s.with_(**overrides)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from sys import intern
 
@@ -182,11 +183,13 @@ class Tokenizer:
                                   and len(word) in (2, 3) and word[0] in _SURNAMES and common.get(word[1:]) != "n"))
 
     def _names(self, word: str, tag: str) -> bool:
-        """Whether a word jieba tags as a name is one (see _TWO_CHAR_NAME_TAGS)."""
-        if len(word.strip()) != 2:
-            return len(word.strip()) > 2
+        """Whether a word jieba tags as a name is one (see _TWO_CHAR_NAME_TAGS); a longer person's name it guessed
+        opens with a common surname (购物卡能收吗 → 卡能收 is a guess across words)."""
+        word = word.strip()
         self._tagger.makesure_userdict_loaded()
         guessed = word not in self._tagger.word_tag_tab
+        if len(word) != 2:
+            return len(word) > 2 and not (guessed and tag in _PERSON_TAGS and word[0] not in _SURNAMES)
         surname = word[1] if word[0] in "老小" else word[0] if guessed else ""
         return tag == "eng" or (tag in _TWO_CHAR_NAME_TAGS and surname in _SURNAMES)
 
@@ -293,3 +296,8 @@ def _read_meta(directory: Path) -> dict | None:
         return json.loads((directory / "djkb_index.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+
+
+def inverse_document_frequency(frequencies: Mapping[str, int], n: int) -> dict[str, float]:
+    """Return BM25-style idf per token from the number of chunks, of ``n``, that use it."""
+    return {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in frequencies.items()}

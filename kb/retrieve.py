@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .asked import AskedIndex, article_questions
 from .grammar import ArticleRef, section_line
 from .query import Query, QueryParser
 from .reprints import originals
@@ -29,7 +30,7 @@ from .editions import asks_content, regulation_key
 from .status import DocStatus, blocked_by_default, load_overrides, overrides_stamp, resolve
 from .errors import DjkbError, KnowledgeBaseEmpty
 from .known_documents import known_documents
-from .lexical import BM25Index, char_grams, get_tokenizer, gram_index, query_grams
+from .lexical import BM25Index, char_grams, get_tokenizer, gram_index, inverse_document_frequency, query_grams
 from .memory import release_free_memory
 from .off_topic import EVERYDAY_FILE, IN_DOMAIN_FILE, OffTopic, read_examples
 from .schema import Chunk, Hit
@@ -96,13 +97,6 @@ class ArticleLookup:
         return self.ref is not None and self.ref.names_title and not self.chunks
 
 
-def inverse_document_frequency(frequencies: Mapping[str, int], n: int) -> dict[str, float]:
-    """Return BM25-style idf per token from the number of chunks, of ``n``, that use it."""
-    from math import log
-
-    return {t: log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in frequencies.items()}
-
-
 @dataclass(frozen=True)
 class HeldDoc:
     """What a searcher keeps of one document between loads: its chunks and sentence vectors, not its text, and its
@@ -132,6 +126,7 @@ class Searcher:
         self.reload_error: Exception | None = None
         self._retry_at = 0.0
         self._query_vectors = RecentQueries(lambda texts: self.kb.embedder.embed_queries(texts))
+        self._asked: tuple[int, AskedIndex] | None = None
         self.refresh()
 
     def refresh(self) -> None:
@@ -430,13 +425,15 @@ class Searcher:
         small = self.sentences.search(vector, CANDIDATES, allowed) if vector is not None and mode == "hybrid" else []
         lexical = self._lexical(q, allowed) if mode in ("hybrid", "lexical") else []
         grams = self._grams(q, allowed) if mode == "hybrid" else []
+        asked = self.asked().search(vector, allowed) if vector is not None and mode == "hybrid" else []
         pinned = tuple(c.chunk_id for c in self.lookup_article(q, allowed).chunks)
         ids = [c for c in dict.fromkeys([c for c, _ in dense] + [c for c, _ in small] + [c for c, _ in lexical]
-                                        + [c for c, _ in grams]) if c in self.chunks]
+                                        + [c for c, _ in grams] + [c for c, _ in asked]) if c in self.chunks]
         chunks = [self.chunks[c] for c in ids]
         docs = set(self.regulations_named(q.text))
         return Candidates(
-            dense=tuple(dense), lexical=tuple(lexical), small=tuple(small), grams=tuple(grams), pinned=pinned,
+            dense=tuple(dense), lexical=tuple(lexical), small=tuple(small), grams=tuple(grams), asked=tuple(asked),
+            pinned=pinned,
             regulations=frozenset(c.chunk_id for c in chunks if c.doc_type == "regulation"),
             typed=frozenset(c.chunk_id for c in chunks if q.expected and q.expected.found_in(c.text)),
             named=frozenset(c.chunk_id for c in chunks if c.doc_id in docs),
@@ -452,13 +449,26 @@ class Searcher:
     @functools.cached_property
     def off_topic(self) -> OffTopic:
         """Return the everyday questions the domain check compares a question with, and the domain model fitted on
-        them against the domain's questions (embedded on first use, from the vector cache where the embedder keeps one:
-        the 2,249 questions took 26.7 s to embed on 2 cores, the fit 0.2 s)."""
+        them against the domain's questions and the article questions (embedded on first use, from the vector cache
+        where the embedder keeps one: 2,249 questions before the article questions took 26.7 s on 2 cores)."""
         extra = self.kb.settings.off_topic_file
         embedder = self.kb.embedder
         embed = getattr(embedder, "embed_known_queries", embedder.embed_queries)
-        return OffTopic.build(embed, read_examples() + (read_examples(extra) if extra else ()),
-                              read_examples(IN_DOMAIN_FILE), read_examples(EVERYDAY_FILE))
+        domain = read_examples(IN_DOMAIN_FILE) + tuple(q.question for q in article_questions(self.kb.settings.asked_file))
+        return OffTopic.build(embed, read_examples() + (read_examples(extra) if extra else ()), domain,
+                              read_examples(EVERYDAY_FILE))
+
+    def asked(self) -> AskedIndex:
+        """Return the index of the article questions (``kb/data/article_questions.tsv``, more with DJKB_ASKED) whose
+        article this knowledge base holds, built once per load (their vectors kept in the vector cache)."""
+        if self._asked is not None and self._asked[0] == self._generation:
+            return self._asked[1]
+        generation, embedder = self._generation, self.kb.embedder
+        index = AskedIndex.for_documents(getattr(embedder, "embed_known_queries", embedder.embed_queries),
+                                         article_questions(self.kb.settings.asked_file), self.manifest.documents,
+                                         lambda d, label: [c.chunk_id for c in self.article_chunks(d, label)])
+        self._asked = (generation, index)
+        return index
 
     def regulations_named(self, query: str) -> list[str]:
         """Return the ids of the regulations whose title (or a short form of it) the query contains."""

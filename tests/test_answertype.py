@@ -174,6 +174,8 @@ def test_names_include_numbered_congresses_and_plenums():
     assert entities("转发议论中央的段子算违纪吗") == [] and entities("有没有上岗培训") == []
     # Two characters with 小 or guessed by jieba are a name only with a surname (小王, not 小错 or 购物卡会受's 卡会).
     assert entities("小王犯了点小错") == ["小王"] and entities("收了购物卡会受什么处分") == []
+    # Three characters guessed as a person's name need a surname too (卡能收 is 购物卡 + 能收).
+    assert entities("人家送的购物卡能收吗") == [] and entities("王建国书记讲了啥") == ["王建国"]
 
 
 def test_an_a_not_a_question_is_how_a_question_asks():

@@ -305,3 +305,56 @@ def test_the_bigram_list_finds_what_the_word_list_misses(small_searcher):
     assert rank(cands.grams) is not None and rank(cands.grams) <= 3
     assert rank(cands.lexical) is None or rank(cands.lexical) > 10
     assert "年满十八周岁" in small_searcher.search(q, k=3)[0].chunk.text
+
+
+def test_article_questions_read_from_a_user_file(tmp_path):
+    from kb.asked import read_article_questions
+    from kb.errors import DjkbError
+
+    extra = tmp_path / "asked.tsv"
+    extra.write_text("# 注释\n\n中国共产党章程\t2022年部分修改\t第七条\t预备期多长\n", encoding="utf-8")
+    assert [(q.article, q.question) for q in read_article_questions(extra)] == [("第七条", "预备期多长")]
+    extra.write_text("中国共产党章程\t第七条\t预备期多长\n", encoding="utf-8")
+    with pytest.raises(DjkbError, match="第 1 行"):
+        read_article_questions(extra)
+    with pytest.raises(DjkbError, match="DJKB_ASKED"):
+        read_article_questions(tmp_path / "missing.tsv")
+    from kb.config import load_settings
+
+    assert load_settings({"DJKB_ASKED": str(extra)}).asked_file == extra
+
+
+def test_the_nearest_article_question_ranks_its_articles_chunks_within_the_filter():
+    import numpy as np
+
+    from kb.asked import AskedIndex, ArticleQuestion
+
+    questions = [ArticleQuestion("甲条例", "2019年", "第一条", "q1"), ArticleQuestion("甲条例", "2019年", "第二条", "q2"),
+                 ArticleQuestion("乙条例", "2020年", "第一条", "q3"), ArticleQuestion("丙条例", "2020年", "第一条", "q4")]
+    held = {("甲条例", "2019年"): ["a"], ("乙条例", "2020年"): ["b"]}  # 丙条例 is not stored
+    chunks = {("a", "第一条"): ["a1", "a1b"], ("a", "第二条"): ["a2"], ("b", "第一条"): ["b1"]}
+    index = AskedIndex.build(lambda texts: np.eye(4, dtype=np.float32)[[int(t[1]) - 1 for t in texts]], questions,
+                             held, lambda d, label: chunks.get((d, label), []))
+    assert index.targets == (("a1", "a1b"), ("a2",), ("b1",))
+    found = index.search(np.array([0.1, 0.9, 0.3, 0.0]))
+    assert [c for c, _ in found] == ["a2", "b1", "a1", "a1b"] and found[0][1] == pytest.approx(0.9)
+    assert [c for c, _ in index.search(np.array([0.1, 0.9, 0.3, 0.0]), allowed={"b"})] == ["b1"]
+
+
+def test_every_shipped_article_question_names_an_article_the_regulations_hold(small_searcher):
+    from kb.asked import read_article_questions
+
+    assert len(small_searcher.asked().targets) == len(read_article_questions()) >= 1800
+
+
+def test_a_question_in_other_words_finds_its_article_through_the_article_questions(small_searcher):
+    """供货商往家里送超市卡 shares no word with 收受…礼品、礼金、消费卡; questions written for that article lift it."""
+    from dataclasses import replace
+
+    def rank(fusion):
+        hits = small_searcher.search("供货商逢年过节往我家里送超市卡，我要是收下了会怎么样", k=10, fusion=fusion)
+        places = [(h.chunk.doc_title, h.chunk.article) for h in hits]
+        return places.index(("中国共产党纪律处分条例", "第八十八条")) + 1 if ("中国共产党纪律处分条例", "第八十八条") in places else None
+
+    without, with_them = rank(replace(small_searcher.fusion, asked_weight=0.0)), rank(small_searcher.fusion)
+    assert with_them is not None and with_them <= 3 and (without is None or without > with_them), (with_them, without)

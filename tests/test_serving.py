@@ -544,7 +544,8 @@ def test_exports_live_in_one_folder_removed_with_the_service(tmp_path, template)
 
 
 def test_the_off_topic_check_is_built_in_the_background_before_the_first_question(svc):
-    """`djkb serve` starts it at start-up; the thread leaves the built check on the searcher."""
-    assert "off_topic" not in svc.searcher.__dict__
-    svc.prepare_checks().join(timeout=60)
+    """`djkb serve` starts it and the article questions' index at start-up; the thread leaves both on the searcher."""
+    assert "off_topic" not in svc.searcher.__dict__ and svc.searcher._asked is None
+    svc.prepare_checks().join(timeout=120)
     assert "off_topic" in svc.searcher.__dict__ and svc.searcher.off_topic.weights is not None
+    assert svc.searcher._asked is not None

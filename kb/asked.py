@@ -2,7 +2,7 @@
 word with 收受…礼品、礼金、消费卡, but it is close to a question asked that way."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,15 @@ def read_article_questions(path: Path = ASKED_FILE) -> tuple[ArticleQuestion, ..
     return tuple(out)
 
 
+def editions_held(documents: Mapping[str, DocEntry]) -> dict[tuple[str, str], list[str]]:
+    """Return the ids of the stored documents of each (title, edition), a regulation before a note republishing it."""
+    editions: dict[tuple[str, str], list[str]] = {}
+    for doc_id in sorted(documents, key=lambda d: (documents[d].doc_type != "regulation", d)):
+        if documents[doc_id].edition:
+            editions.setdefault((documents[doc_id].title, documents[doc_id].edition), []).append(doc_id)
+    return editions
+
+
 @dataclass(frozen=True)
 class AskedIndex:
     """The vectors of the questions whose article the knowledge base holds, and that article's chunks per row."""
@@ -61,43 +70,31 @@ class AskedIndex:
     docs: tuple[str, ...]  # the document id of each row
 
     @classmethod
-    def build(cls, embed_queries: Callable[[list[str]], np.ndarray], questions: Iterable[ArticleQuestion],
-              documents: Mapping[tuple[str, str], Sequence[str]],
+    def build(cls, questions: Sequence[ArticleQuestion], vectors: np.ndarray,
+              editions: Mapping[tuple[str, str], Sequence[str]],
               article_chunks: Callable[[str, str], Sequence[str]]) -> AskedIndex:
-        """Return the index of ``questions`` whose (title, edition) names a stored document (``documents``: its ids,
-        the regulation first) holding their article (``article_chunks``)."""
-        rows = []
-        for q in questions:
-            for doc_id in documents.get((q.title, q.edition), ()):
-                chunks = tuple(article_chunks(doc_id, q.article))
-                if chunks:
-                    rows.append((q.question, chunks, doc_id))
+        """Return the index of the ``questions`` (embedded as ``vectors``, one row each) whose (title, edition) names
+        stored documents (``editions``, see editions_held) of which the first holds their article."""
+        rows, targets, docs = [], [], []
+        for i, q in enumerate(questions):
+            for doc_id in editions.get((q.title, q.edition), ()):
+                if chunks := tuple(article_chunks(doc_id, q.article)):
+                    rows.append(i), targets.append(chunks), docs.append(doc_id)
                     break
-        if not rows:
-            return cls(np.zeros((0, 0), dtype=np.float32), (), ())
-        vectors = np.asarray(embed_queries([r[0] for r in rows]), dtype=np.float32)
-        return cls(vectors, tuple(r[1] for r in rows), tuple(r[2] for r in rows))
-
-    @classmethod
-    def for_documents(cls, embed_queries: Callable[[list[str]], np.ndarray], questions: Iterable[ArticleQuestion],
-                      documents: Mapping[str, DocEntry], article_chunks: Callable[[str, str], Sequence[str]]) -> AskedIndex:
-        """Return the index of ``questions`` over stored ``documents`` (id → catalog entry), a regulation before a
-        note that republishes the same edition."""
-        editions: dict[tuple[str, str], list[str]] = {}
-        for doc_id in sorted(documents, key=lambda d: (documents[d].doc_type != "regulation", d)):
-            if documents[doc_id].edition:
-                editions.setdefault((documents[doc_id].title, documents[doc_id].edition), []).append(doc_id)
-        return cls.build(embed_queries, questions, editions, article_chunks)
+        return cls(vectors[rows], tuple(targets), tuple(docs))
 
     def search(self, vector: np.ndarray, allowed: Set[str] | None = None,
                k: int = ASKED_CANDIDATES) -> list[tuple[str, float]]:
-        """Return the chunks of the articles whose questions are nearest ``vector``, each with its best cosine."""
+        """Return the chunks of the articles whose questions, among the ``allowed`` documents', are nearest
+        ``vector``, each with its best cosine."""
         if not len(self.vectors) or vector.shape[0] != self.vectors.shape[1]:
             return []
         found = self.vectors @ vector.astype(np.float32)
+        if allowed is not None:
+            found = np.where(np.fromiter((d in allowed for d in self.docs), bool, len(self.docs)), found, -np.inf)
         best: dict[str, float] = {}
         for i in np.argsort(-found)[:k]:
-            if allowed is None or self.docs[i] in allowed:
+            if np.isfinite(found[i]):
                 for cid in self.targets[i]:
                     best.setdefault(cid, float(found[i]))
         return list(best.items())

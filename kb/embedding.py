@@ -78,6 +78,11 @@ class Embedder(Protocol):
     def embed_queries(self, texts: list[str]) -> np.ndarray: ...
 
 
+def embed_known_queries(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Return the vectors of questions fixed ahead of any user, through the embedder's vector cache if it has one."""
+    return getattr(embedder, "embed_known_queries", embedder.embed_queries)(texts)
+
+
 def prompts_for(model_name: str) -> tuple[str, str]:
     """Return the (query, passage) prompts a model was trained with."""
     lower = model_name.lower()

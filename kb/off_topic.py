@@ -48,16 +48,21 @@ class OffTopic:
 
     @classmethod
     def build(cls, embed_queries: Callable[[list[str]], np.ndarray], examples: Sequence[str],
-              in_domain: Sequence[str] = (), everyday: Sequence[str] = ()) -> OffTopic:
+              in_domain: Sequence[str] = (), everyday: Sequence[str] = (),
+              more_domain: np.ndarray | None = None) -> OffTopic:
         """Return the check for ``examples``, embedded as queries with ``embed_queries``, with a domain model fitted
-        on them and ``everyday`` against ``in_domain`` questions when there are both classes."""
+        on them and ``everyday`` against ``in_domain`` questions (and the ``more_domain`` vectors, embedded already)
+        when there are both classes."""
         if not examples:
             return cls(np.zeros((0, 0), dtype=np.float32))
         vectors = np.asarray(embed_queries(list(examples)), dtype=np.float32)
         if not in_domain:
             return cls(vectors)
         negative = np.vstack([vectors, np.asarray(embed_queries(list(everyday)), dtype=np.float32)]) if everyday else vectors
-        weights, bias = fit_logistic(negative, np.asarray(embed_queries(list(in_domain)), dtype=np.float32), DOMAIN_C)
+        positive = np.asarray(embed_queries(list(in_domain)), dtype=np.float32)
+        if more_domain is not None and len(more_domain):
+            positive = np.vstack([positive, more_domain])
+        weights, bias = fit_logistic(negative, positive, DOMAIN_C)
         return cls(vectors, weights, bias)
 
     def similarity(self, vector: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .asked import AskedIndex, article_questions
+from .asked import ArticleQuestion, AskedIndex, article_questions, editions_held
 from .grammar import ArticleRef, section_line
 from .query import Query, QueryParser
 from .reprints import originals
@@ -21,7 +21,7 @@ from .terms import load_terms
 from .titles import TitleIndex
 from .typos import TypoCorrector, passage_frequencies
 from .base import KnowledgeBase
-from .embedding import model_fingerprint
+from .embedding import embed_known_queries, model_fingerprint
 from .catalog import DocEntry, Manifest
 from .dense_index import DenseIndex, DocRows, DocVectors
 from .fusion import DEFAULT_FUSION, RERANK_DEPTH, Candidates, Fusion, finish
@@ -433,8 +433,7 @@ class Searcher:
         docs = set(self.regulations_named(q.text))
         return Candidates(
             dense=tuple(dense), lexical=tuple(lexical), small=tuple(small), grams=tuple(grams), asked=tuple(asked),
-            pinned=pinned,
-            regulations=frozenset(c.chunk_id for c in chunks if c.doc_type == "regulation"),
+            pinned=pinned, regulations=frozenset(c.chunk_id for c in chunks if c.doc_type == "regulation"),
             typed=frozenset(c.chunk_id for c in chunks if q.expected and q.expected.found_in(c.text)),
             named=frozenset(c.chunk_id for c in chunks if c.doc_id in docs),
             sentence=self.sentence_coverage(q, ids) if all_sentences else None,
@@ -451,23 +450,26 @@ class Searcher:
         """Return the everyday questions the domain check compares a question with, and the domain model fitted on
         them against the domain's questions and the article questions (embedded on first use, from the vector cache
         where the embedder keeps one: 2,249 questions before the article questions took 26.7 s on 2 cores)."""
-        extra = self.kb.settings.off_topic_file
-        embedder = self.kb.embedder
-        embed = getattr(embedder, "embed_known_queries", embedder.embed_queries)
-        domain = read_examples(IN_DOMAIN_FILE) + tuple(q.question for q in article_questions(self.kb.settings.asked_file))
-        return OffTopic.build(embed, read_examples() + (read_examples(extra) if extra else ()), domain,
-                              read_examples(EVERYDAY_FILE))
+        extra, embed = self.kb.settings.off_topic_file, functools.partial(embed_known_queries, self.kb.embedder)
+        return OffTopic.build(embed, read_examples() + (read_examples(extra) if extra else ()),
+                              read_examples(IN_DOMAIN_FILE), read_examples(EVERYDAY_FILE), self.written[1])
+
+    @functools.cached_property
+    def written(self) -> tuple[tuple[ArticleQuestion, ...], np.ndarray]:
+        """Return the article questions (``kb/data/article_questions.tsv``, more with DJKB_ASKED) and their vectors,
+        embedded once per searcher (and kept in the vector cache)."""
+        questions = article_questions(self.kb.settings.asked_file)
+        vectors = np.asarray(embed_known_queries(self.kb.embedder, [q.question for q in questions]), dtype=np.float32)
+        return questions, vectors.reshape(len(questions), self.kb.embedder.dim)
 
     def asked(self) -> AskedIndex:
-        """Return the index of the article questions (``kb/data/article_questions.tsv``, more with DJKB_ASKED) whose
-        article this knowledge base holds, built once per load (their vectors kept in the vector cache)."""
+        """Return the index of the article questions whose article this knowledge base holds, built once per load."""
         if self._asked is not None and self._asked[0] == self._generation:
             return self._asked[1]
-        generation, embedder = self._generation, self.kb.embedder
-        index = AskedIndex.for_documents(getattr(embedder, "embed_known_queries", embedder.embed_queries),
-                                         article_questions(self.kb.settings.asked_file), self.manifest.documents,
-                                         lambda d, label: [c.chunk_id for c in self.article_chunks(d, label)])
-        self._asked = (generation, index)
+        generation = self._generation
+        index = AskedIndex.build(*self.written, editions_held(self.manifest.documents),
+                                 lambda d, label: [c.chunk_id for c in self.article_chunks(d, label)])
+        self._asked = generation, index
         return index
 
     def regulations_named(self, query: str) -> list[str]:

@@ -333,18 +333,20 @@ def test_the_nearest_article_question_ranks_its_articles_chunks_within_the_filte
                  ArticleQuestion("乙条例", "2020年", "第一条", "q3"), ArticleQuestion("丙条例", "2020年", "第一条", "q4")]
     held = {("甲条例", "2019年"): ["a"], ("乙条例", "2020年"): ["b"]}  # 丙条例 is not stored
     chunks = {("a", "第一条"): ["a1", "a1b"], ("a", "第二条"): ["a2"], ("b", "第一条"): ["b1"]}
-    index = AskedIndex.build(lambda texts: np.eye(4, dtype=np.float32)[[int(t[1]) - 1 for t in texts]], questions,
-                             held, lambda d, label: chunks.get((d, label), []))
-    assert index.targets == (("a1", "a1b"), ("a2",), ("b1",))
+    index = AskedIndex.build(questions, np.eye(4, dtype=np.float32), held, lambda d, label: chunks.get((d, label), []))
+    assert index.targets == (("a1", "a1b"), ("a2",), ("b1",)) and index.vectors.shape == (3, 4)
     found = index.search(np.array([0.1, 0.9, 0.3, 0.0]))
     assert [c for c, _ in found] == ["a2", "b1", "a1", "a1b"] and found[0][1] == pytest.approx(0.9)
-    assert [c for c, _ in index.search(np.array([0.1, 0.9, 0.3, 0.0]), allowed={"b"})] == ["b1"]
+    # The filter applies before the nearest k are taken: one question read, from the allowed document.
+    assert [c for c, _ in index.search(np.array([0.1, 0.9, 0.3, 0.0]), allowed={"b"}, k=1)] == ["b1"]
 
 
 def test_every_shipped_article_question_names_an_article_the_regulations_hold(small_searcher):
     from kb.asked import read_article_questions
 
     assert len(small_searcher.asked().targets) == len(read_article_questions()) >= 1800
+    # Embedded once per searcher, a row a question; each load only maps them to its articles.
+    assert small_searcher.written[1].shape == (len(read_article_questions()), small_searcher.kb.embedder.dim)
 
 
 def test_a_question_in_other_words_finds_its_article_through_the_article_questions(small_searcher):

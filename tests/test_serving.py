@@ -545,7 +545,7 @@ def test_exports_live_in_one_folder_removed_with_the_service(tmp_path, template)
 
 def test_the_off_topic_check_is_built_in_the_background_before_the_first_question(svc):
     """`djkb serve` starts it and the article questions' index at start-up; the thread leaves both on the searcher."""
-    assert "off_topic" not in svc.searcher.__dict__ and svc.searcher._asked is None
+    assert "off_topic" not in svc.searcher.__dict__ and svc.searcher._asked is None and "written" not in svc.searcher.__dict__
     svc.prepare_checks().join(timeout=240)  # 4,074 questions to embed on a machine without a vector cache
     assert "off_topic" in svc.searcher.__dict__ and svc.searcher.off_topic.weights is not None
     assert svc.searcher._asked is not None
